@@ -1,0 +1,87 @@
+"""Apache Airflow provider: SMS/MMS through SignalWire and messages through the WhatsApp Cloud API.
+
+This module is imported by Airflow's provider discovery in every process, so it imports nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+PACKAGE_NAME = "airflow-provider-messaging"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata read by Airflow (connection forms, CLI listings, config defaults)."""
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Messaging (SignalWire SMS/MMS, WhatsApp Cloud API)",
+        "description": "Send SMS/MMS through SignalWire and WhatsApp messages, notify on task events, "
+        "and gate pipelines on delivery.",
+        "integrations": [
+            {
+                "integration-name": "SignalWire",
+                "external-doc-url": "https://developer.signalwire.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "SignalWire", "python-modules": ["airflow_provider_messaging.hooks.signalwire"]}
+        ],
+        "operators": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": ["airflow_provider_messaging.operators.signalwire"],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "SignalWire", "python-modules": ["airflow_provider_messaging.sensors.signalwire"]}
+        ],
+        "connection-types": [_signalwire_connection_type()],
+    }
+
+
+def _signalwire_connection_type() -> dict[str, Any]:
+    text = {"type": ["string", "null"]}
+    return {
+        "connection-type": "signalwire",
+        "hook-class-name": "airflow_provider_messaging.hooks.signalwire.SignalWireHook",
+        "hook-name": "SignalWire",
+        "conn-fields": {
+            "signing_key": {
+                "label": "Signing Key",
+                "description": "Dashboard > API > Signing Key. Checks the signatures of status callbacks.",
+                "schema": {**text, "format": "password"},
+            },
+            "from_number": {
+                "label": "Default From number",
+                "description": "E.164 number owned by the project, used when a task names no sender.",
+                "schema": {**text, "pattern": "^\\+[1-9][0-9]{6,14}$"},
+            },
+            "context": {
+                "label": "Default Relay context",
+                "description": "Relay context for sends and inbound messages (default 'airflow').",
+                "schema": {**text, "default": "airflow"},
+            },
+            "base_url": {
+                "label": "Base URL override",
+                "description": "Send every request here instead of the Space, e.g. http://127.0.0.1:8787 "
+                "for the local sandbox. Leave empty in production.",
+                "schema": {**text, "format": "url"},
+            },
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "extra"],
+            "relabeling": {"host": "Space URL", "login": "Project ID", "password": "API Token"},
+            "placeholders": {
+                "host": "example.signalwire.com",
+                "login": "ea108133-d6b3-407c-9536-9fad8a929a6a",
+                "password": "PTxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
+                "from_number": "+15551230001",
+                "context": "airflow",
+                "base_url": "http://127.0.0.1:8787",
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""Wire-protocol clients, one module per protocol. No Airflow imports."""

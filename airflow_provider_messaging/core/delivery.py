@@ -1,0 +1,105 @@
+"""Deciding whether a set of messages reached the states a pipeline waits for.
+
+One implementation for the poke-mode sensors and their deferrable triggers: both collect
+``Observation``s and ask a ``DeliveryGate`` for a ``Verdict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .states import MessageState
+
+_FAILURES = (MessageState.FAILED, MessageState.UNDELIVERED)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What is known about one message right now."""
+
+    message_id: str
+    state: MessageState
+    status: str | None = None
+    recipient: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_meaning: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "status": self.status,
+            "to": self.recipient,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    done: bool
+    failed: list[Observation] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.done and not self.failed
+
+
+@dataclass(frozen=True)
+class DeliveryGate:
+    """Succeeds when every message is in a success state; fails as soon as one is in a failure state.
+
+    A state beyond a success state counts as success when it is no failure: ``read`` satisfies
+    ``delivered``, and ``delivered`` satisfies ``sent``.
+    """
+
+    success_states: frozenset[MessageState]
+    failure_states: frozenset[MessageState]
+
+    @classmethod
+    def of(cls, success_states: Iterable[str | MessageState], failure_states: Iterable[str | MessageState]) -> DeliveryGate:
+        success = frozenset(MessageState.parse(s) for s in success_states)
+        failure = frozenset(MessageState.parse(s) for s in failure_states)
+        if not success:
+            raise ValueError("success_states is empty: name at least one state, e.g. ('delivered',)")
+        overlap = success & failure
+        if overlap:
+            names = ", ".join(sorted(s.value for s in overlap))
+            raise ValueError(f"{names} is in both success_states and failure_states: keep it in one of them")
+        return cls(success, failure)
+
+    def is_success(self, state: MessageState) -> bool:
+        if state in self.success_states:
+            return True
+        if state in self.failure_states or state in _FAILURES:
+            return False
+        return state.rank >= min(s.rank for s in self.success_states)
+
+    def is_failure(self, state: MessageState) -> bool:
+        return state in self.failure_states
+
+    def is_settled(self, state: MessageState) -> bool:
+        """No need to look at this message again."""
+        return self.is_success(state) or self.is_failure(state)
+
+    def evaluate(self, message_ids: Iterable[str], observed: Mapping[str, Observation]) -> Verdict:
+        failed: list[Observation] = []
+        pending: list[str] = []
+        for message_id in message_ids:
+            obs = observed.get(message_id)
+            if obs is None or not self.is_settled(obs.state):
+                pending.append(message_id)
+            elif self.is_failure(obs.state):
+                failed.append(obs)
+        return Verdict(done=bool(failed) or not pending, failed=failed, pending=pending)
+
+
+def failure_summary(failed: list[Observation], total: int) -> str:
+    lines = [f"{len(failed)} of {total} message(s) reached a failure state:"]
+    for obs in failed:
+        meaning = obs.error_meaning or obs.error_message or "no error code given"
+        lines.append(f"  {obs.message_id} to {obs.recipient or '?'} is {obs.state.value}: {meaning}")
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Send SMS/MMS through SignalWire's Compatibility REST API as an Airflow task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from ..hooks.signalwire import SignalWireHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ..clients.signalwire_rest import SignalWireMessage
+
+
+class SignalWireSendMessageOperator(BaseOperator):
+    """Send one SMS/MMS to one or several recipients and return the message ids.
+
+    Everything is validated before the first request: every recipient (E.164), the sender, the
+    body (at most 1,600 characters) and the media (at most 8 http(s) URLs). The return value (XCom
+    ``return_value``) is the list of message ids, ready for
+    :class:`~airflow_provider_messaging.sensors.signalwire.SignalWireMessageSensor`; XCom
+    ``messages`` holds one summary per recipient.
+
+    A recipient the service refuses (e.g. it replied STOP) does not stop the others; the task then
+    fails without retry, naming who was refused. If a failure leaves some recipients sent and
+    others not, the task also fails without retry, so that a retry never texts anyone twice.
+
+    :param to: a phone number in E.164 form, a comma-separated string or a list of them.
+    :param body: the text (up to 1,600 characters). Required unless ``media_urls`` is given.
+    :param media_urls: up to 8 public http(s) URLs; makes the message an MMS.
+    :param from_number: the sender; defaults to the connection's "Default From number".
+    :param status_callback: URL that SignalWire calls on every status change.
+    :param signalwire_conn_id: the SignalWire connection to use.
+    """
+
+    template_fields: Sequence[str] = ("to", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id")
+    template_fields_renderers = {"body": "txt"}
+    ui_color = "#f0e4ec"
+
+    def __init__(
+        self,
+        *,
+        to: str | Sequence[str],
+        body: str | None = None,
+        media_urls: Sequence[str] | None = None,
+        from_number: str | None = None,
+        status_callback: str | None = None,
+        signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.body = body
+        self.media_urls = media_urls
+        self.from_number = from_number
+        self.status_callback = status_callback
+        self.signalwire_conn_id = signalwire_conn_id
+
+    @cached_property
+    def hook(self) -> SignalWireHook:
+        return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+
+    def execute(self, context: Context) -> list[str]:
+        from ..task_errors import fail_permanently_on_permanent_errors
+
+        with fail_permanently_on_permanent_errors():
+            try:
+                return self._send_all(context)
+            finally:
+                self.hook.close()
+
+    def _send_all(self, context: Context) -> list[str]:
+        from ..core.errors import AuthenticationError, ConfigurationError, PermanentError
+        from ..core.phone import normalize_e164, normalize_recipients
+        from ..core.sms import segment_count, validate_content
+
+        recipients = normalize_recipients(self.to, "to")
+        body, media = validate_content(self.body, self.media_urls)
+        sender = self.from_number or self.hook.settings.from_number
+        if not sender:
+            raise ConfigurationError(
+                "from_number: no sender given. Pass from_number= or set 'Default From number' on connection "
+                f"{self.signalwire_conn_id!r}."
+            )
+        sender = normalize_e164(sender, "from_number")
+        if body is not None:
+            self.log.info("Body: %d characters, %d segment(s) per SMS", len(body), segment_count(body))
+
+        sent: list[SignalWireMessage] = []
+        refused: list[tuple[str, PermanentError]] = []
+        for index, recipient in enumerate(recipients):
+            try:
+                message = self.hook.client.create_message(recipient, sender, body, media, self.status_callback)
+            except (AuthenticationError, ConfigurationError):
+                raise  # wrong for every recipient: stop at once
+            except PermanentError as exc:
+                self.log.error("SignalWire refused the message to %s: %s", recipient, exc)
+                refused.append((recipient, exc))
+                continue
+            except Exception as exc:
+                if sent or refused:
+                    self._push_summary(context, sent)
+                    raise self._partial_failure(sent, recipients[index:], exc) from exc
+                raise
+            self.log.info("Sent to %s: sid=%s status=%s", recipient, message.sid, message.status)
+            sent.append(message)
+
+        self._push_summary(context, sent)
+        if refused:
+            names = "; ".join(f"{number}: {exc}" for number, exc in refused)
+            raise PermanentError(
+                f"{len(refused)} of {len(recipients)} recipient(s) were refused and {len(sent)} sent "
+                f"(ids in XCom 'messages'). Refused: {names}"
+            )
+        return [message.sid for message in sent]
+
+    def _push_summary(self, context: Context, sent: list[SignalWireMessage]) -> None:
+        ti = context.get("ti") if context else None
+        if ti is not None:
+            ti.xcom_push(key="messages", value=[m.as_dict() for m in sent])
+
+    @staticmethod
+    def _partial_failure(sent: list[SignalWireMessage], unsent: list[str], exc: Exception) -> Exception:
+        from ..core.errors import OutcomeUnknownError
+
+        return OutcomeUnknownError(
+            f"Sending stopped after {len(sent)} message(s) were accepted: {exc}. Not sent (or outcome unknown): "
+            f"{', '.join(unsent)}. The task is not retried so nobody is messaged twice; "
+            "send to the remaining recipients in a new run."
+        )
