@@ -27,7 +27,10 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "SignalWire", "python-modules": ["airflow_provider_messaging.hooks.signalwire"]}
+            {
+                "integration-name": "SignalWire",
+                "python-modules": ["airflow_provider_messaging.hooks.signalwire"],
+            }
         ],
         "operators": [
             {
@@ -36,7 +39,10 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [
-            {"integration-name": "SignalWire", "python-modules": ["airflow_provider_messaging.sensors.signalwire"]}
+            {
+                "integration-name": "SignalWire",
+                "python-modules": ["airflow_provider_messaging.sensors.signalwire"],
+            }
         ],
         "connection-types": [_signalwire_connection_type()],
     }

@@ -177,13 +177,20 @@ def _error_payload(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"message": str(data)[:200]}
 
 
-def error_from_response(response: httpx.Response, action: str, credentials: SignalWireCredentials) -> MessagingError:
+def error_from_response(
+    response: httpx.Response, action: str, credentials: SignalWireCredentials
+) -> MessagingError:
     """Turn a non-2xx answer into the error a user can act on."""
     status = response.status_code
     payload = _error_payload(response)
     code = payload.get("code")
     text = payload.get("message") or response.reason_phrase
-    common: dict[str, Any] = {"service": "signalwire", "code": code, "http_status": status, "details": payload}
+    common: dict[str, Any] = {
+        "service": "signalwire",
+        "code": code,
+        "http_status": status,
+        "details": payload,
+    }
     where = f"space {credentials.http_base}, project {credentials.project_id}"
     if status == 401:
         return AuthenticationError(
@@ -236,7 +243,9 @@ def _transport_error(exc: httpx.HTTPError, action: str, credentials: SignalWireC
 
 def _never_left(exc: httpx.HTTPError) -> bool:
     """True for failures that happen before a request's bytes are sent."""
-    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol))
+    return isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+    )
 
 
 def _check(response: httpx.Response, method: str, action: str, credentials: SignalWireCredentials) -> None:
@@ -248,14 +257,18 @@ def _check(response: httpx.Response, method: str, action: str, credentials: Sign
     raise error
 
 
-def _map_transport(exc: httpx.HTTPError, method: str, action: str, credentials: SignalWireCredentials) -> Exception:
+def _map_transport(
+    exc: httpx.HTTPError, method: str, action: str, credentials: SignalWireCredentials
+) -> Exception:
     if method == "POST" and not _never_left(exc):
         return _post_outcome_error(exc, action)
     return _transport_error(exc, action, credentials)
 
 
 class _Base:
-    def __init__(self, credentials: SignalWireCredentials, *, timeout: float, retry_policy: RetryPolicy | None):
+    def __init__(
+        self, credentials: SignalWireCredentials, *, timeout: float, retry_policy: RetryPolicy | None
+    ):
         if not credentials.project_id:
             raise ConfigurationError(
                 "The SignalWire Project ID (connection login) is empty: copy it from the Dashboard's API page"
@@ -282,7 +295,9 @@ class _Base:
         return f"{self.credentials.account_path}/Messages/{sid}.json"
 
 
-def _list_params(to: str | None, from_number: str | None, status: str | None, page_size: int) -> dict[str, Any]:
+def _list_params(
+    to: str | None, from_number: str | None, status: str | None, page_size: int
+) -> dict[str, Any]:
     params: dict[str, Any] = {"PageSize": page_size}
     for key, value in (("To", to), ("From", from_number), ("Status", status)):
         if value:
@@ -408,7 +423,9 @@ class AsyncSignalWireRestClient(_Base):
         status_callback: str | None = None,
     ) -> SignalWireMessage:
         form = build_create_form(to, from_number, body, media_urls, status_callback)
-        response = await self._request("POST", self._messages_path(), f"send a message to {to}", **_form_body(form))
+        response = await self._request(
+            "POST", self._messages_path(), f"send a message to {to}", **_form_body(form)
+        )
         return parse_message(response.json())
 
     async def fetch_message(self, sid: str) -> SignalWireMessage:

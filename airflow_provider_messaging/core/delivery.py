@@ -60,7 +60,9 @@ class DeliveryGate:
     failure_states: frozenset[MessageState]
 
     @classmethod
-    def of(cls, success_states: Iterable[str | MessageState], failure_states: Iterable[str | MessageState]) -> DeliveryGate:
+    def of(
+        cls, success_states: Iterable[str | MessageState], failure_states: Iterable[str | MessageState]
+    ) -> DeliveryGate:
         success = frozenset(MessageState.parse(s) for s in success_states)
         failure = frozenset(MessageState.parse(s) for s in failure_states)
         if not success:

@@ -52,7 +52,8 @@ def normalize_recipients(value: object, field: str = "to") -> list[str]:
         items = list(value)
     else:
         raise ValidationError(
-            field, f"expected a phone number or a list of them, got {type(value).__name__}",
+            field,
+            f"expected a phone number or a list of them, got {type(value).__name__}",
             "Pass e.g. '+15551230002' or ['+15551230002', '+15551230003']",
         )
     if not items:

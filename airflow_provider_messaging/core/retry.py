@@ -67,7 +67,11 @@ def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
         exc = retry_state.outcome.exception()
         log.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.2f s",
-            what, retry_state.attempt_number, policy.max_attempts, exc, retry_state.upcoming_sleep,
+            what,
+            retry_state.attempt_number,
+            policy.max_attempts,
+            exc,
+            retry_state.upcoming_sleep,
         )
 
     return {

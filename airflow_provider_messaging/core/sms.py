@@ -42,7 +42,9 @@ def segment_count(body: str) -> int:
 def validate_content(body: str | None, media_urls: Sequence[str] | None) -> tuple[str | None, list[str]]:
     """Check a message's body and media; return them cleaned (``None`` body when absent)."""
     if body is not None and not isinstance(body, str):
-        raise ValidationError("body", f"expected text, got {type(body).__name__}", "Pass the body as a string")
+        raise ValidationError(
+            "body", f"expected text, got {type(body).__name__}", "Pass the body as a string"
+        )
     media = list(media_urls or [])
     if isinstance(media_urls, str):
         media = [media_urls]

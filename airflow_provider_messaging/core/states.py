@@ -52,8 +52,13 @@ _RANK = {
 }
 
 FINAL_STATES = frozenset(
-    {MessageState.UNDELIVERED, MessageState.FAILED, MessageState.DELIVERED, MessageState.READ,
-     MessageState.RECEIVED}
+    {
+        MessageState.UNDELIVERED,
+        MessageState.FAILED,
+        MessageState.DELIVERED,
+        MessageState.READ,
+        MessageState.RECEIVED,
+    }
 )
 
 # SignalWire Compatibility API statuses (resource and status-callback enums) and Relay states.

@@ -42,7 +42,10 @@ class SignalWireSettings:
         from ..clients.signalwire_rest import SignalWireCredentials
 
         return SignalWireCredentials(
-            project_id=self.project_id, api_token=self.api_token, space_url=self.space_url, base_url=self.base_url
+            project_id=self.project_id,
+            api_token=self.api_token,
+            space_url=self.space_url,
+            base_url=self.base_url,
         )
 
     @property
@@ -64,9 +67,13 @@ def settings_from_connection(conn: Connection) -> SignalWireSettings:
     )
     where = f"connection {conn.conn_id!r}"
     if not settings.project_id:
-        raise ConfigurationError(f"{where}: Project ID (login) is empty. Copy it from the SignalWire Dashboard's API page.")
+        raise ConfigurationError(
+            f"{where}: Project ID (login) is empty. Copy it from the SignalWire Dashboard's API page."
+        )
     if not settings.api_token:
-        raise ConfigurationError(f"{where}: API Token (password) is empty. Create one on the Dashboard's API page.")
+        raise ConfigurationError(
+            f"{where}: API Token (password) is empty. Create one on the Dashboard's API page."
+        )
     if not settings.space_url and not settings.base_url:
         raise ConfigurationError(
             f"{where}: Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'."
@@ -78,8 +85,8 @@ def _missing_connection(conn_id: str) -> ConfigurationError:
     env = "AIRFLOW_CONN_" + conn_id.upper()
     return ConfigurationError(
         f"No Airflow connection named {conn_id!r}. Create it in Admin > Connections with type 'SignalWire', "
-        f"or set {env}='{{\"conn_type\": \"signalwire\", \"host\": \"example.signalwire.com\", "
-        f"\"login\": \"<Project ID>\", \"password\": \"<API Token>\"}}'."
+        f'or set {env}=\'{{"conn_type": "signalwire", "host": "example.signalwire.com", '
+        f'"login": "<Project ID>", "password": "<API Token>"}}\'.'
     )
 
 
@@ -146,7 +153,9 @@ class SignalWireHook(BaseHook):
     def client(self) -> SignalWireRestClient:
         from ..clients.signalwire_rest import SignalWireRestClient
 
-        return SignalWireRestClient(self.settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy)
+        return SignalWireRestClient(
+            self.settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
+        )
 
     def get_conn(self) -> SignalWireRestClient:
         """The blocking REST client (one connection pool per hook)."""
@@ -157,7 +166,9 @@ class SignalWireHook(BaseHook):
         from ..clients.signalwire_rest import AsyncSignalWireRestClient
 
         settings = await self.aget_settings()
-        return AsyncSignalWireRestClient(settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy)
+        return AsyncSignalWireRestClient(
+            settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
+        )
 
     def close(self) -> None:
         if "client" in self.__dict__:
@@ -177,4 +188,7 @@ class SignalWireHook(BaseHook):
             return False, str(exc)
         except Exception as exc:  # the UI and CLI expect a tuple, never an exception
             return False, f"{type(exc).__name__}: {exc}"
-        return True, f"Connected to SignalWire project {settings.project_id} at {settings.credentials.http_base}"
+        return (
+            True,
+            f"Connected to SignalWire project {settings.project_id} at {settings.credentials.http_base}",
+        )

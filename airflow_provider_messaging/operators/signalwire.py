@@ -37,7 +37,14 @@ class SignalWireSendMessageOperator(BaseOperator):
     :param signalwire_conn_id: the SignalWire connection to use.
     """
 
-    template_fields: Sequence[str] = ("to", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id")
+    template_fields: Sequence[str] = (
+        "to",
+        "body",
+        "media_urls",
+        "from_number",
+        "status_callback",
+        "signalwire_conn_id",
+    )
     template_fields_renderers = {"body": "txt"}
     ui_color = "#f0e4ec"
 
@@ -94,7 +101,9 @@ class SignalWireSendMessageOperator(BaseOperator):
         refused: list[tuple[str, PermanentError]] = []
         for index, recipient in enumerate(recipients):
             try:
-                message = self.hook.client.create_message(recipient, sender, body, media, self.status_callback)
+                message = self.hook.client.create_message(
+                    recipient, sender, body, media, self.status_callback
+                )
             except (AuthenticationError, ConfigurationError):
                 raise  # wrong for every recipient: stop at once
             except PermanentError as exc:

@@ -66,7 +66,9 @@ class SignalWireMessageSensor(BaseSensorOperator):
         ids = [str(i).strip() for i in ids if str(i).strip()]
         if not ids:
             raise ValidationError(
-                "message_ids", "no message id given", "Pass the XCom of the send task, e.g. \"{{ ti.xcom_pull('send') }}\""
+                "message_ids",
+                "no message id given",
+                "Pass the XCom of the send task, e.g. \"{{ ti.xcom_pull('send') }}\"",
             )
         return list(dict.fromkeys(ids))
 

@@ -14,8 +14,13 @@ def test_numbers_are_normalized_to_e164():
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("5550001001", "has no country code"), ("+1555000100", "wrong number of digits"),
-     ("+999", "is not a phone number"), ("", "is not a phone number"), (None, "is not a phone number")],
+    [
+        ("5550001001", "has no country code"),
+        ("+1555000100", "wrong number of digits"),
+        ("+999", "is not a phone number"),
+        ("", "is not a phone number"),
+        (None, "is not a phone number"),
+    ],
 )
 def test_invalid_numbers_name_the_field_and_the_problem(value, problem):
     with pytest.raises(ValidationError) as err:
@@ -34,7 +39,10 @@ def test_every_bad_recipient_is_named_in_one_error():
 
 
 def test_recipients_accept_comma_separated_text_and_drop_duplicates():
-    assert normalize_recipients("+15550001001, +1 555 000 1001,+15550001002") == ["+15550001001", "+15550001002"]
+    assert normalize_recipients("+15550001001, +1 555 000 1001,+15550001002") == [
+        "+15550001001",
+        "+15550001002",
+    ]
 
 
 def test_no_recipient_is_an_error():
@@ -73,8 +81,18 @@ def test_media_alone_is_a_valid_mms():
 
 @pytest.mark.parametrize(
     ("body", "segments"),
-    [("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3), ("é" * 160, 1),
-     ("€" * 80, 1), ("€" * 81, 2), ("ж" * 70, 1), ("ж" * 71, 2), ("", 0)],
+    [
+        ("a" * 160, 1),
+        ("a" * 161, 2),
+        ("a" * 306, 2),
+        ("a" * 307, 3),
+        ("é" * 160, 1),
+        ("€" * 80, 1),
+        ("€" * 81, 2),
+        ("ж" * 70, 1),
+        ("ж" * 71, 2),
+        ("", 0),
+    ],
 )
 def test_segments_follow_gsm7_and_ucs2_rules(body, segments):
     assert segment_count(body) == segments

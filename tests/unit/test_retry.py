@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_messaging.core.errors import PermanentError, TransientError
-from airflow_provider_messaging.core.retry import RetryPolicy, acall_with_retries, call_with_retries, parse_retry_after
+from airflow_provider_messaging.core.retry import (
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+    parse_retry_after,
+)
 
 
 def test_retry_after_accepts_seconds_and_http_dates():

@@ -27,7 +27,9 @@ def test_form_signature_matches_the_published_vector():
 def test_verify_accepts_the_form_vector_and_rejects_a_forgery():
     body = urlencode(TWILIO_PARAMS).encode()
     assert verify_signalwire_signature("12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", TWILIO_URL, body)
-    assert not verify_signalwire_signature("12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", TWILIO_URL, body + b"&x=1")
+    assert not verify_signalwire_signature(
+        "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", TWILIO_URL, body + b"&x=1"
+    )
     assert not verify_signalwire_signature("wrong", "RSOYDt4T1cUTdK1PDd93/VVr8B8=", TWILIO_URL, body)
     assert not verify_signalwire_signature("12345", None, TWILIO_URL, body)
 

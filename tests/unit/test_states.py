@@ -28,9 +28,18 @@ def test_equal_rank_keeps_the_later_event():
 
 @pytest.mark.parametrize(
     ("status", "state"),
-    [("queued", S.QUEUED), ("initiated", S.QUEUED), ("sending", S.QUEUED), ("sent", S.SENT),
-     ("delivered", S.DELIVERED), ("undelivered", S.UNDELIVERED), ("failed", S.FAILED),
-     ("received", S.RECEIVED), ("something-new", S.QUEUED), (None, S.QUEUED)],
+    [
+        ("queued", S.QUEUED),
+        ("initiated", S.QUEUED),
+        ("sending", S.QUEUED),
+        ("sent", S.SENT),
+        ("delivered", S.DELIVERED),
+        ("undelivered", S.UNDELIVERED),
+        ("failed", S.FAILED),
+        ("received", S.RECEIVED),
+        ("something-new", S.QUEUED),
+        (None, S.QUEUED),
+    ],
 )
 def test_signalwire_statuses_map_to_the_state_model(status, state):
     assert from_signalwire(status) is state

@@ -1,0 +1,71 @@
+"""Real Airflow processes for tests that need them: a migrated home and an API server on loopback."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+AIRFLOW = [sys.executable, "-m", "airflow"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def airflow_env(home: pathlib.Path, dags_folder: pathlib.Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([*AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> Iterator[str]:
+    """Run ``airflow api-server`` on 127.0.0.1:port; yields its base URL."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / "api-server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/version", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"airflow api-server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

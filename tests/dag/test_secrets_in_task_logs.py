@@ -1,0 +1,78 @@
+"""The API token and signing key never reach a real task log.
+
+The DAG runs through the LocalExecutor and the task supervisor, as on a worker, so the log files
+checked are the ones the Airflow UI would show.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TOKEN = "PT-token-that-must-not-leak-31337"
+SIGNING_KEY = "PSK-signing-key-that-must-not-leak-4242"
+
+pytestmark = pytest.mark.dag
+
+
+@pytest.fixture
+def sandbox():
+    from airflow_provider_messaging.sandbox.config import SandboxConfig
+    from airflow_provider_messaging.sandbox.server import SandboxServer
+
+    config = SandboxConfig(
+        port=0, signalwire_token=TOKEN, signing_key=SIGNING_KEY, sent_delay=0.05, delivered_delay=0.05
+    )
+    with SandboxServer(config) as server:
+        yield server
+
+
+def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
+    conn = {
+        "conn_type": "signalwire",
+        "host": "sandbox",
+        "login": "sandbox-project",
+        "password": TOKEN,
+        "extra": {"base_url": sandbox.url, "from_number": "+15551230001", "signing_key": SIGNING_KEY},
+    }
+    port = free_port()
+    env = airflow_env(
+        tmp_path / "home",
+        REPO / "tests" / "dags",
+        AIRFLOW_CONN_SIGNALWIRE_DEFAULT=json.dumps(conn),
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+    )
+    migrate(env)
+    with api_server(env, port):
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, 'tests/dags'); import secrets_probe as m; "
+                "print('STATE', m.dag.test(use_executor=True).state)",
+            ],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert "STATE success" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
+
+    logs = list((tmp_path / "home" / "logs").rglob("*.log"))
+    assert {p.parent.name for p in logs} >= {"task_id=send_sms", "task_id=careless_logging"}
+    text = "\n".join(p.read_text() for p in logs)
+    assert TOKEN not in text
+    assert SIGNING_KEY not in text
+    assert "token=*** signing_key=***" in text
+    assert "project=sandbox-project" in text  # ordinary values are left alone
+    assert "Sent to +15550001001" in text

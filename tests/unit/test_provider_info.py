@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import airflow
+import jsonschema
+
+from airflow_provider_messaging import get_provider_info
+
+SCHEMAS = pathlib.Path(airflow.__file__).parent
+
+
+def test_provider_info_passes_airflows_runtime_schema():
+    schema = json.loads((SCHEMAS / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_connection_form_fields_pass_the_provider_yaml_schema():
+    schema = json.loads((SCHEMAS / "provider.yaml.schema.json").read_text())
+    conn_schema = schema["properties"]["connection-types"]
+    jsonschema.validate(get_provider_info()["connection-types"], conn_schema)
+
+
+def test_signalwire_form_relabels_the_standard_fields():
+    (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "signalwire"]
+    relabel = conn["ui-field-behaviour"]["relabeling"]
+    assert relabel == {"host": "Space URL", "login": "Project ID", "password": "API Token"}
+    assert set(conn["conn-fields"]) == {"signing_key", "from_number", "context", "base_url"}
+
+
+def test_airflow_discovers_the_provider_and_its_hook():
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = {row["connection_type"]: row for row in json.loads(out.stdout)}
+    assert rows["signalwire"]["class"] == "airflow_provider_messaging.hooks.signalwire.SignalWireHook"
+    assert rows["signalwire"]["package_name"] == "airflow-provider-messaging"
+
+
+def test_importing_the_provider_package_imports_nothing_heavy():
+    code = "import sys, airflow_provider_messaging; print(sorted(m for m in sys.modules if m.startswith(('airflow.', 'httpx', 'phonenumbers'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_importing_the_operator_module_leaves_clients_and_phonenumbers_unloaded():
+    code = (
+        "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire;"
+        "print(sorted(m for m in sys.modules if m.startswith(('phonenumbers', "
+        "'airflow_provider_messaging.clients'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_airflow_lists_the_provider():
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "airflow-provider-messaging" in {row["package_name"] for row in json.loads(out.stdout)}
