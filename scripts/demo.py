@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from airflow_provider_messaging.sandbox.config import SandboxConfig
@@ -56,14 +57,30 @@ def airflow(env: dict[str, str], *args: str, capture: bool = True) -> subprocess
     )
 
 
-def run_states(env: dict[str, str], dag_id: str) -> list[dict[str, str]]:
-    out = airflow(env, "dags", "list-runs", dag_id, "-o", "json")
-    return json.loads(out.stdout or "[]")
+RUNS_QUERY = """
+import json
+from airflow.models import DagRun
+from airflow.utils.session import create_session
+with create_session() as session:
+    runs = session.query(DagRun).filter(DagRun.dag_id == {dag_id!r}).order_by(DagRun.id).all()
+    rows = [{{"run_id": r.run_id, "state": str(r.state),
+              "tasks": {{ti.task_id: str(ti.state) for ti in r.get_task_instances(session=session)}}}}
+            for r in runs]
+print("RUNS=" + json.dumps(rows))
+"""
 
 
-def task_states(env: dict[str, str], dag_id: str, run_id: str) -> dict[str, str]:
-    out = airflow(env, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
-    return {row["task_id"]: row["state"] for row in json.loads(out.stdout or "[]")}
+def dag_runs(env: dict[str, str], dag_id: str) -> list[dict[str, Any]]:
+    """Runs of ``dag_id`` with their task states, read from the metadata database."""
+    out = subprocess.run(
+        [sys.executable, "-c", RUNS_QUERY.format(dag_id=dag_id)],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    line = next(line for line in out.stdout.splitlines() if line.startswith("RUNS="))
+    return list(json.loads(line[len("RUNS=") :]))
 
 
 def main() -> int:
@@ -97,15 +114,15 @@ def main() -> int:
 
         for scenario in SCENARIOS:
             print(f"\n=== {scenario.title}")
-            before = {r["run_id"] for r in run_states(env, scenario.dag_id)}
+            before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
             result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
-            runs = [r for r in run_states(env, scenario.dag_id) if r["run_id"] not in before]
+            runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
             if not runs:
                 print(result.stdout[-3000:], result.stderr[-3000:])
                 ok = False
                 continue
             run = runs[0]
-            tasks = task_states(env, scenario.dag_id, run["run_id"])
+            tasks = run["tasks"]
             print(f"run {run['run_id']}: {run['state']} (expected {scenario.expected_run_state})")
             for task_id, state in tasks.items():
                 print(f"  {task_id:<20} {state}")

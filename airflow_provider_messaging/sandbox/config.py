@@ -1,0 +1,17 @@
+"""What the sandbox accepts as credentials and how fast its messages progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 8787  # 0 picks a free port (tests)
+    signalwire_project: str = "sandbox-project"
+    signalwire_token: str = "sandbox-token"
+    signing_key: str = "sandbox-signing-key"
+    sent_delay: float = 0.2  # seconds from queued to sent
+    delivered_delay: float = 0.3  # seconds from sent to the final state
+    seed: int | None = None  # for repeatable fault injection

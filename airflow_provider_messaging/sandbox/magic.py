@@ -1,0 +1,43 @@
+"""Recipient numbers that make the sandbox play out a given outcome. Any other number is delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MagicNumber:
+    number: str
+    outcome: str  # delivered | undelivered | failed | never_delivered | rejected | slow
+    error_code: str | None
+    description: str
+
+
+MAGIC_NUMBERS: tuple[MagicNumber, ...] = (
+    MagicNumber("+15550001001", "delivered", None, "delivered (so is any number not in this table)"),
+    MagicNumber("+15550001002", "undelivered", "30003", "sent, then undelivered: handset unreachable"),
+    MagicNumber("+15550001003", "failed", "30007", "failed: filtered by the carrier"),
+    MagicNumber(
+        "+15550001004", "never_delivered", None, "stays `sent`: no delivery receipt ever comes (like MMS)"
+    ),
+    MagicNumber(
+        "+15550001005", "rejected", "21610", "refused at create with HTTP 400: recipient replied STOP"
+    ),
+    MagicNumber("+15550001006", "slow", None, "delivered, but 10 times slower than the configured delays"),
+)
+
+_BY_NUMBER = {m.number: m for m in MAGIC_NUMBERS}
+DEFAULT = MAGIC_NUMBERS[0]
+SLOW_FACTOR = 10.0
+
+
+def outcome_for(number: str) -> MagicNumber:
+    return _BY_NUMBER.get(number, DEFAULT)
+
+
+def markdown_table() -> str:
+    """The table README shows; tests keep README and this module in step."""
+    lines = ["| recipient | outcome | error code |", "|---|---|---|"]
+    for m in MAGIC_NUMBERS:
+        lines.append(f"| `{m.number}` | {m.description} | {m.error_code or '—'} |")
+    return "\n".join(lines)
