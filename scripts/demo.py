@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from airflow_provider_messaging.sandbox.config import SandboxConfig
-from airflow_provider_messaging.sandbox.server import SandboxServer
 
 from airflow_provider_messaging.core.signalwire_codes import describe_signalwire_code
+from airflow_provider_messaging.sandbox.config import SandboxConfig
+from airflow_provider_messaging.sandbox.server import SandboxServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
