@@ -45,7 +45,9 @@ def history(sandbox, sid: str, until: str, attempts: int = 400) -> list[str]:
 
 def test_wrong_credentials_get_the_real_401_body(sandbox, api):
     response = httpx.post(
-        f"{str(api.base_url).rstrip('/')}/Messages.json", data={"To": "+15550001001"}, auth=("sandbox-project", "x")
+        f"{str(api.base_url).rstrip('/')}/Messages.json",
+        data={"To": "+15550001001"},
+        auth=("sandbox-project", "x"),
     )
     assert response.status_code == 401
     assert set(response.json()) == ERROR_KEYS and response.json()["code"] == 20003
@@ -144,7 +146,7 @@ def test_never_delivered_number_stays_sent(sandbox, api):
 class Receiver(http.server.BaseHTTPRequestHandler):
     received: list[tuple[str, dict[str, str], bytes]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.received.append((self.path, dict(self.headers), body))
         self.send_response(204)
