@@ -118,6 +118,22 @@ class SignalWireHook(BaseHook):
         self.timeout = timeout
         self.retry_policy = retry_policy
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form for Airflow 3.0 and 3.1; 3.2+ reads the provider info instead.
+
+        The Extra box stays visible there, as those versions show no separate extra fields.
+        """
+        from .. import get_provider_info
+
+        (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == CONN_TYPE]
+        behaviour = conn["ui-field-behaviour"]
+        return {
+            "hidden_fields": [f for f in behaviour["hidden-fields"] if f != "extra"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        }
+
     @cached_property
     def settings(self) -> SignalWireSettings:
         from airflow.sdk.exceptions import AirflowNotFoundException

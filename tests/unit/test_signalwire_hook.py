@@ -112,3 +112,23 @@ def test_hook_is_registered_for_connection_tests(monkeypatch):
 
     info = ProvidersManagerTaskRuntime().hooks["signalwire"]
     assert info is not None and info.hook_class_name.endswith("SignalWireHook")
+
+
+@respx.mock
+async def test_async_client_comes_from_the_same_connection(monkeypatch):
+    set_conn(monkeypatch)
+    respx.get(LIST_URL).respond(200, json={"messages": [], "next_page_uri": None})
+    async with await SignalWireHook().get_async_client() as client:
+        assert [m async for m in client.list_messages(limit=1)] == []
+        assert client.credentials.project_id == PROJECT
+
+
+def test_legacy_form_methods_match_the_provider_info():
+    from airflow_provider_messaging import get_provider_info
+
+    (conn,) = get_provider_info()["connection-types"]
+    assert SignalWireHook.get_ui_field_behaviour() == {
+        "hidden_fields": ["schema", "port"],
+        "relabeling": conn["ui-field-behaviour"]["relabeling"],
+        "placeholders": conn["ui-field-behaviour"]["placeholders"],
+    }
