@@ -87,3 +87,15 @@ class MessageNotFoundError(PermanentError):
 
 class DeliveryFailedError(PermanentError):
     """A message reached a failure state (failed, undelivered)."""
+
+
+class TemplateError(PermanentError):
+    """A WhatsApp template is missing, not approved, paused, or its parameters do not match."""
+
+
+class WindowClosedError(PermanentError):
+    """The 24-hour customer service window is closed: only templates can be sent."""
+
+
+class RecipientError(PermanentError):
+    """This recipient cannot get the message (not on WhatsApp, opted out, blocked)."""
