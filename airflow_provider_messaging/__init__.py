@@ -45,6 +45,24 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "connection-types": [_signalwire_connection_type()],
+        "config": {
+            "messaging": {
+                "description": "Where the messaging provider keeps delivery states and inbound messages.",
+                "options": {
+                    "store_url": {
+                        "description": "SQLAlchemy URL of the status store. Empty: a SQLite file "
+                        "messaging_store.db in AIRFLOW_HOME (one machine). Use PostgreSQL "
+                        "(postgresql+psycopg://user:password@host/db) when the webhook receiver, workers "
+                        "and triggerer run on several machines.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "postgresql+psycopg://airflow:secret@db:5432/airflow",
+                        "default": "",
+                        "sensitive": True,
+                    }
+                },
+            }
+        },
     }
 
 

@@ -21,4 +21,4 @@ for key in list(os.environ):
     if key.startswith("AIRFLOW_CONN_"):
         del os.environ[key]
 
-pytest_plugins = ["tests.conftest_sandbox"]
+pytest_plugins = ["tests.conftest_sandbox", "tests.store_backends"]

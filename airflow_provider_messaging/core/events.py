@@ -1,0 +1,62 @@
+"""What a webhook or an event stream tells us: a status change or an inbound message."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .states import MessageState
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    service: str
+    message_id: str
+    state: MessageState
+    raw_status: str
+    timestamp: float  # when the service says it happened (orders events of equal rank)
+    recipient: str | None = None
+    error_code: str | None = None
+    error_title: str | None = None
+    error_details: str | None = None
+    correlation: str | None = None  # e.g. WhatsApp biz_opaque_callback_data
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the event: a webhook delivered twice has the same fingerprint."""
+        key = "|".join(
+            [self.service, self.message_id, self.raw_status, f"{self.timestamp:.6f}", self.error_code or ""]
+        )
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    service: str
+    message_id: str
+    sender: str
+    recipient: str | None
+    kind: str  # text, button, interactive, image, ...
+    text: str | None
+    timestamp: float
+    context_id: str | None = None  # the outbound message this one answers
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "id": self.message_id,
+            "from": self.sender,
+            "to": self.recipient,
+            "type": self.kind,
+            "text": self.text,
+            "timestamp": self.timestamp,
+            "context_id": self.context_id,
+        }
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, default=str)
