@@ -49,6 +49,33 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "webhooks",
+        help="serve the webhook receiver on its own (it is also mounted in airflow api-server at /messaging)",
+        description="Receive WhatsApp and SignalWire webhooks (statuses and inbound messages) and write them "
+        "to the status store ([messaging] store_url). Secrets come from the Airflow connection named in the path.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8788, help="port (default 8788)")
+    p.add_argument(
+        "--store-url", default=None, help="SQLAlchemy URL of the store (default: [messaging] store_url)"
+    )
+    p.set_defaults(func=_run_webhooks)
+
+
+def _run_webhooks(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .tracking.store import MessageStore
+    from .tracking.webhooks import create_webhook_app
+
+    store = MessageStore(args.store_url)
+    print(f"webhooks: writing to {store.describe()}", file=sys.stderr)
+    uvicorn.run(create_webhook_app(store=store), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="airflow-messaging",
@@ -56,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _sandbox_parser(sub)
+    _webhooks_parser(sub)
     return parser
 
 

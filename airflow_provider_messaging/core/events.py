@@ -23,13 +23,15 @@ class StatusEvent:
     error_details: str | None = None
     correlation: str | None = None  # e.g. WhatsApp biz_opaque_callback_data
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Services whose events carry no timestamp of their own (SignalWire callbacks) say what makes
+    # two deliveries the same event; otherwise the service's timestamp does.
+    same_event_key: str | None = None
 
     @property
     def fingerprint(self) -> str:
         """Identity of the event: a webhook delivered twice has the same fingerprint."""
-        key = "|".join(
-            [self.service, self.message_id, self.raw_status, f"{self.timestamp:.6f}", self.error_code or ""]
-        )
+        when = self.same_event_key if self.same_event_key is not None else f"{self.timestamp:.6f}"
+        key = "|".join([self.service, self.message_id, self.raw_status, when, self.error_code or ""])
         return hashlib.sha256(key.encode()).hexdigest()
 
 

@@ -62,3 +62,36 @@ def verify_signalwire_signature(signing_key: str, signature: str | None, url: st
         if any(hmac.compare_digest(signature, value) for value in expected):
             return True
     return False
+
+
+def whatsapp_signature(app_secret: str, raw_body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends: ``sha256=`` + hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def _escape_non_ascii(raw_body: bytes) -> bytes:
+    """Meta's documented form: every non-ASCII character as a lowercase ``\\uXXXX`` (UTF-16 units)."""
+    text = raw_body.decode("utf-8")
+    out = []
+    for ch in text:
+        if ord(ch) < 128:
+            out.append(ch)
+        else:
+            encoded = ch.encode("utf-16-be")
+            out.extend(
+                f"\\u{int.from_bytes(encoded[i : i + 2], 'big'):04x}" for i in range(0, len(encoded), 2)
+            )
+    return "".join(out).encode()
+
+
+def verify_whatsapp_signature(app_secret: str, header: str | None, raw_body: bytes) -> bool:
+    """Check ``X-Hub-Signature-256`` over the raw bytes, then over the escaped-unicode form."""
+    if not header or not app_secret:
+        return False
+    if hmac.compare_digest(header, whatsapp_signature(app_secret, raw_body)):
+        return True
+    try:
+        escaped = _escape_non_ascii(raw_body)
+    except UnicodeDecodeError:
+        return False
+    return escaped != raw_body and hmac.compare_digest(header, whatsapp_signature(app_secret, escaped))

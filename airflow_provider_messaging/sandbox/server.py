@@ -7,9 +7,11 @@ import threading
 import time
 from dataclasses import replace
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
+from typing_extensions import Self
 
 from .app import create_app
 from .config import SandboxConfig
@@ -20,39 +22,39 @@ def serve(config: SandboxConfig) -> None:
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
 
 
-class SandboxServer:
-    """The sandbox on a loopback port in a daemon thread; ``url`` is set once it answers."""
+class BackgroundServer:
+    """An ASGI app on a loopback port in a daemon thread; ``url`` is set once ``health_path`` answers."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config or SandboxConfig(port=0)
+    health_path = "/health"
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, wait_seconds: float = 20.0) -> SandboxServer:
-        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+    def start(self, wait_seconds: float = 20.0) -> Self:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.config.host, self.config.port))
-        port = sock.getsockname()[1]
-        self.config = replace(self.config, port=port)
-        host = f"[{self.config.host}]" if family == socket.AF_INET6 else self.config.host
-        self.url = f"http://{host}:{port}"
-        uv_config = uvicorn.Config(create_app(self.config), log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(uv_config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="messaging-sandbox", daemon=True
-        )
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
+        self.url = f"http://{host}:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
-                if httpx.get(f"{self.url}/_sandbox/health", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}{self.health_path}", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"the sandbox did not start on {self.url}")
+                raise RuntimeError(f"the server did not start on {self.url}")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -61,10 +63,25 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class SandboxServer(BackgroundServer):
+    """The sandbox in a background thread (tests, the demo); ``config.port`` 0 picks a free port."""
+
+    health_path = "/_sandbox/health"
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig(port=0)
+        super().__init__(create_app(self.config), self.config.host, self.config.port)
+
+    def start(self, wait_seconds: float = 20.0) -> Self:
+        super().start(wait_seconds)
+        self.config = replace(self.config, port=self.port)
+        return self

@@ -1,0 +1,143 @@
+"""The webhook receiver: handshake, signatures, bodies, store writes, and the sandbox's signed callbacks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from airflow_provider_messaging.core.signatures import signalwire_form_signature, whatsapp_signature
+from airflow_provider_messaging.core.states import MessageState
+from airflow_provider_messaging.sandbox.server import BackgroundServer
+from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+
+pytestmark = pytest.mark.integration
+
+SECRETS = {
+    "whatsapp_default": WebhookSecrets(app_secret="app-secret-1", verify_token="verify-me"),
+    "signalwire_default": WebhookSecrets(signing_key="sandbox-signing-key"),
+}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = MessageStore(f"sqlite:///{tmp_path / 'hooks.db'}")
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def client(store):
+    return TestClient(create_webhook_app(store=store, secrets=SECRETS.get))
+
+
+def status_body(wamid, status, ts="1754038501", **extra):
+    return json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages",
+        "value": {"metadata": {"phone_number_id": "1065"}, "statuses": [
+            {"id": wamid, "status": status, "timestamp": ts, "recipient_id": "49151", **extra}]}}]}]}).encode()  # fmt: skip
+
+
+def post_whatsapp(client, body, secret="app-secret-1", conn="whatsapp_default"):
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = whatsapp_signature(secret, body)
+    return client.post(f"/whatsapp/{conn}", content=body, headers=headers)
+
+
+def test_verification_handshake(client):
+    ok = client.get("/whatsapp/whatsapp_default", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me",
+                                                            "hub.challenge": "1158201444"})  # fmt: skip
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    bad = client.get("/whatsapp/whatsapp_default", params={"hub.mode": "subscribe", "hub.verify_token": "nope",
+                                                             "hub.challenge": "1"})  # fmt: skip
+    assert bad.status_code == 403
+    assert client.get("/whatsapp/unknown_conn").status_code == 404
+
+
+def test_signed_statuses_reach_the_store_and_duplicates_are_ignored(client, store):
+    assert post_whatsapp(client, status_body("wamid.A", "sent", "1")).json() == {"statuses": 1, "inbound": 0}
+    assert post_whatsapp(client, status_body("wamid.A", "read", "3")).status_code == 200
+    assert post_whatsapp(client, status_body("wamid.A", "delivered", "2")).status_code == 200
+    assert post_whatsapp(client, status_body("wamid.A", "delivered", "2")).json() == {
+        "statuses": 0,
+        "inbound": 0,
+    }
+    assert store.get_statuses("whatsapp", ["wamid.A"])["wamid.A"].state is MessageState.READ
+
+
+@pytest.mark.parametrize(("secret", "status"), [(None, 401), ("forged-secret", 403)])
+def test_unsigned_or_forged_requests_write_nothing(client, store, secret, status):
+    assert post_whatsapp(client, status_body("wamid.F", "delivered"), secret=secret).status_code == status
+    assert store.get_statuses("whatsapp", ["wamid.F"]) == {}
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"entry": "x"}'])
+def test_malformed_bodies_get_400_not_500(client, body):
+    assert post_whatsapp(client, body).status_code == 400
+
+
+def test_oversized_bodies_are_refused(store):
+    small = TestClient(create_webhook_app(store=store, secrets=SECRETS.get, max_body_bytes=100))
+    assert post_whatsapp(small, status_body("wamid.Big", "sent") + b" " * 200).status_code == 413
+
+
+def test_store_outage_answers_503_so_the_service_retries(tmp_path):
+    class Broken(MessageStore):
+        def record_statuses(self, events):
+            raise RuntimeError("database is down")
+
+    broken = TestClient(
+        create_webhook_app(store=Broken(f"sqlite:///{tmp_path / 'b.db'}"), secrets=SECRETS.get)
+    )
+    assert post_whatsapp(broken, status_body("wamid.X", "sent")).status_code == 503
+
+
+def test_signalwire_callback_signatures_are_checked(client, store):
+    url = "http://testserver/signalwire/signalwire_default"
+    params = [("MessageSid", "sid-1"), ("MessageStatus", "delivered"), ("To", "+15550001001")]
+    signature = signalwire_form_signature("sandbox-signing-key", url, params)
+    form = "MessageSid=sid-1&MessageStatus=delivered&To=%2B15550001001"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (
+        client.post(
+            "/signalwire/signalwire_default",
+            content=form,
+            headers={**headers, "X-Twilio-Signature": signature},
+        ).status_code
+        == 200
+    )
+    assert store.get_statuses("signalwire", ["sid-1"])["sid-1"].state is MessageState.DELIVERED
+    forged = {**headers, "X-SignalWire-Signature": signature}
+    assert (
+        client.post(
+            "/signalwire/signalwire_default", content=form.replace("delivered", "failed"), headers=forged
+        ).status_code
+        == 403
+    )
+
+
+def test_sandbox_status_callbacks_land_in_the_store(sandbox, store):
+    httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    secrets = {"signalwire_default": WebhookSecrets(signing_key=sandbox.config.signing_key)}
+    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+        api = f"{sandbox.url}/api/laml/2010-04-01/Accounts/{sandbox.config.signalwire_project}/Messages.json"
+        auth = (sandbox.config.signalwire_project, sandbox.config.signalwire_token)
+        callback = f"{receiver.url}/signalwire/signalwire_default"
+        sids = {
+            to: httpx.post(api, auth=auth, data={"To": to, "From": "+15551230001", "Body": "x", "StatusCallback": callback}).json()["sid"]
+            for to in ("+15550001001", "+15550001002")
+        }  # fmt: skip
+        for _ in range(200):
+            found = store.get_statuses("signalwire", list(sids.values()))
+            if len(found) == 2 and all(o.state.is_final for o in found.values()):
+                break
+            time.sleep(0.02)
+    assert found[sids["+15550001001"]].state is MessageState.DELIVERED
+    undelivered = found[sids["+15550001002"]]
+    assert (undelivered.state, undelivered.error_code) == (MessageState.UNDELIVERED, "30003")
+    callbacks = httpx.get(f"{sandbox.url}/_sandbox/callbacks").json()["callbacks"]
+    assert {c["response_status"] for c in callbacks} == {200}
