@@ -24,7 +24,12 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "SignalWire",
                 "external-doc-url": "https://developer.signalwire.com/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "WhatsApp Cloud API",
+                "external-doc-url": "https://developers.facebook.com/docs/whatsapp/cloud-api",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
@@ -44,7 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_messaging.sensors.signalwire"],
             }
         ],
-        "connection-types": [_signalwire_connection_type()],
+        "connection-types": [_signalwire_connection_type(), _whatsapp_connection_type()],
         "config": {
             "messaging": {
                 "description": "Where the messaging provider keeps delivery states and inbound messages.",
@@ -105,6 +110,59 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
                 "from_number": "+15551230001",
                 "context": "airflow",
+                "base_url": "http://127.0.0.1:8787",
+            },
+        },
+    }
+
+
+def _whatsapp_connection_type() -> dict[str, Any]:
+    text = {"type": ["string", "null"]}
+    return {
+        "connection-type": "whatsapp",
+        "hook-class-name": "airflow_provider_messaging.hooks.whatsapp.WhatsAppHook",
+        "hook-name": "WhatsApp Cloud API",
+        "conn-fields": {
+            "phone_number_id": {
+                "label": "Phone number id",
+                "description": "The business number's Graph id (WhatsApp Manager > API setup), not the number itself.",
+                "schema": {**text, "pattern": "^[0-9]+$"},
+            },
+            "waba_id": {
+                "label": "WABA id",
+                "description": "WhatsApp Business Account id; needed to check templates before sending.",
+                "schema": {**text, "pattern": "^[0-9]+$"},
+            },
+            "api_version": {
+                "label": "Graph API version",
+                "description": "e.g. v25.0 (default) or v26.0.",
+                "schema": {**text, "default": "v25.0", "pattern": "^v?[0-9]+\\.[0-9]+$"},
+            },
+            "app_secret": {
+                "label": "App secret",
+                "description": "The Meta app's secret; checks X-Hub-Signature-256 on webhooks.",
+                "schema": {**text, "format": "password"},
+            },
+            "verify_token": {
+                "label": "Webhook verify token",
+                "description": "The token you chose for Meta's webhook verification handshake.",
+                "schema": {**text, "format": "password"},
+            },
+            "base_url": {
+                "label": "Base URL override",
+                "description": "Send every request here instead of https://graph.facebook.com, e.g. "
+                "http://127.0.0.1:8787 for the local sandbox.",
+                "schema": {**text, "format": "url"},
+            },
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["host", "schema", "port", "login", "extra"],
+            "relabeling": {"password": "Access token"},
+            "placeholders": {
+                "password": "EAAG... (System User token)",
+                "phone_number_id": "106500000000001",
+                "waba_id": "200000000000001",
+                "api_version": "v25.0",
                 "base_url": "http://127.0.0.1:8787",
             },
         },

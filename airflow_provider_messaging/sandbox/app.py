@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -14,17 +15,42 @@ from .control import control_router
 from .faults import FaultKnobs
 from .registry import Registry
 from .signalwire_rest import SignalWireRest, compat_error
+from .whatsapp_cloud import GraphError, WhatsAppCloud
+
+_GRAPH_PATH = re.compile(r"^/v[0-9]+\.[0-9]+/")
+
+
+def _fault_response(path: str, fault: str, knobs: FaultKnobs) -> Response:
+    """A fault in the answering service's own error format."""
+    headers = {"Retry-After": f"{knobs.retry_after:g}"}
+    if _GRAPH_PATH.match(path):
+        if fault == "rate_limit":
+            error = GraphError(
+                130429, "Rate limit hit", "Cloud API message throughput has been reached.", status=429
+            )
+        else:
+            error = GraphError(
+                131000, "Something went wrong", "Injected by the sandbox.", status=knobs.error_status
+            )
+        response = error.response()
+        response.headers.update(headers)
+        return response
+    if fault == "rate_limit":
+        return compat_error(429, 20429, "Too Many Requests", headers)
+    return compat_error(knobs.error_status, 20500, "Internal Server Error (injected by the sandbox)")
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
     config = config or SandboxConfig()
     registry = Registry()
     signalwire = SignalWireRest(config, registry)
+    whatsapp = WhatsAppCloud(config, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await signalwire.aclose()
+        await whatsapp.aclose()
 
     app = FastAPI(title="airflow-provider-messaging sandbox", lifespan=lifespan)
     app.state.config = config
@@ -35,18 +61,18 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     async def inject_faults(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if not request.url.path.startswith("/api/"):
+        path = request.url.path
+        if not (path.startswith("/api/") or _GRAPH_PATH.match(path)):
             return await call_next(request)
         knobs: FaultKnobs = app.state.faults
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000)
         fault = knobs.draw()
-        if fault == "rate_limit":
-            return compat_error(429, 20429, "Too Many Requests", {"Retry-After": f"{knobs.retry_after:g}"})
-        if fault == "error":
-            return compat_error(knobs.error_status, 20500, "Internal Server Error (injected by the sandbox)")
+        if fault is not None:
+            return _fault_response(path, fault, knobs)
         return await call_next(request)
 
+    app.include_router(control_router(registry, signalwire, whatsapp, app.state))
     app.include_router(signalwire.router())
-    app.include_router(control_router(registry, signalwire, app.state))
+    app.include_router(whatsapp.router())
     return app

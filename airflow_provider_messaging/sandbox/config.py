@@ -15,3 +15,9 @@ class SandboxConfig:
     sent_delay: float = 0.2  # seconds from queued to sent
     delivered_delay: float = 0.3  # seconds from sent to the final state
     seed: int | None = None  # for repeatable fault injection
+    whatsapp_token: str = "sandbox-whatsapp-token"
+    whatsapp_phone_number_id: str = "106500000000001"
+    whatsapp_waba_id: str = "200000000000001"
+    whatsapp_app_secret: str = "sandbox-app-secret"
+    webhook_url: str | None = None  # where signed WhatsApp webhooks go (e.g. the receiver)
+    read_delay: float = 0.3  # seconds from delivered to read (WhatsApp)

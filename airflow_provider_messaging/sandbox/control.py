@@ -10,9 +10,12 @@ from .faults import FaultKnobs
 from .magic import MAGIC_NUMBERS
 from .registry import Registry
 from .signalwire_rest import SignalWireRest
+from .whatsapp_cloud import WhatsAppCloud
 
 
-def control_router(registry: Registry, signalwire: SignalWireRest, state: Any) -> APIRouter:
+def control_router(
+    registry: Registry, signalwire: SignalWireRest, whatsapp: WhatsAppCloud, state: Any
+) -> APIRouter:
     router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
     @router.get("/health")
@@ -46,8 +49,46 @@ def control_router(registry: Registry, signalwire: SignalWireRest, state: Any) -
         knobs: FaultKnobs = state.faults
         return knobs.as_dict()
 
+    @router.put("/whatsapp/webhook-url")
+    async def set_webhook_url(request: Request) -> dict[str, Any]:
+        whatsapp.webhook_url = (await request.json()).get("url") or None
+        return {"url": whatsapp.webhook_url}
+
+    @router.get("/whatsapp/templates")
+    async def templates() -> dict[str, Any]:
+        return {"data": whatsapp.templates}
+
+    @router.post("/whatsapp/templates")
+    async def put_template(request: Request) -> dict[str, Any]:
+        template = await request.json()
+        if not isinstance(template, dict) or not {"name", "language", "status", "components"} <= set(
+            template
+        ):
+            raise HTTPException(
+                status_code=400, detail="a template needs name, language, status and components"
+            )
+        whatsapp.templates = [
+            t
+            for t in whatsapp.templates
+            if (t["name"], t["language"]) != (template["name"], template["language"])
+        ] + [template]
+        return template
+
+    @router.post("/whatsapp/inbound")
+    async def inbound(request: Request) -> dict[str, Any]:
+        """Play a user writing to the business: a signed webhook goes to the receiver."""
+        data = await request.json()
+        if not isinstance(data, dict) or not data.get("from") or "text" not in data:
+            raise HTTPException(status_code=400, detail="give 'from' (the user's number) and 'text'")
+        wamid, value = whatsapp.inbound_value(
+            str(data["from"]), str(data["text"]), data.get("context_id"), data.get("button_id")
+        )
+        await whatsapp.post_webhook(value)
+        return {"id": wamid}
+
     @router.post("/reset")
     async def reset() -> dict[str, str]:
+        whatsapp.cancel_all()
         signalwire.cancel_all()
         registry.clear()
         state.faults = FaultKnobs()

@@ -26,7 +26,26 @@ MAGIC_NUMBERS: tuple[MagicNumber, ...] = (
     MagicNumber("+15550001006", "slow", None, "delivered, but 10 times slower than the configured delays"),
 )
 
+WHATSAPP_MAGIC_NUMBERS: tuple[MagicNumber, ...] = (
+    MagicNumber(
+        "+15550002001", "read", None, "sent, delivered, then read (so is any number not in this table)"
+    ),
+    MagicNumber("+15550002002", "failed", "131026", "sent, then failed: message undeliverable"),
+    MagicNumber(
+        "+15550002003",
+        "window_closed",
+        "131047",
+        "free-form messages refused: 24-hour window closed (templates pass)",
+    ),
+    MagicNumber("+15550002004", "never_delivered", None, "stays `sent`: the phone is offline"),
+    MagicNumber("+15550002005", "shuffled", None, "every webhook sent twice, `read` before `delivered`"),
+    MagicNumber(
+        "+15550002006", "multi_device", None, "delivered on one device and failed (131026) on another"
+    ),
+)
+
 _BY_NUMBER = {m.number: m for m in MAGIC_NUMBERS}
+_WHATSAPP_BY_NUMBER = {m.number.lstrip("+"): m for m in WHATSAPP_MAGIC_NUMBERS}
 DEFAULT = MAGIC_NUMBERS[0]
 SLOW_FACTOR = 10.0
 
@@ -35,9 +54,13 @@ def outcome_for(number: str) -> MagicNumber:
     return _BY_NUMBER.get(number, DEFAULT)
 
 
-def markdown_table() -> str:
+def whatsapp_outcome_for(wa_id: str) -> MagicNumber:
+    return _WHATSAPP_BY_NUMBER.get(wa_id.lstrip("+"), WHATSAPP_MAGIC_NUMBERS[0])
+
+
+def markdown_table(numbers: tuple[MagicNumber, ...] = MAGIC_NUMBERS) -> str:
     """The table README shows; tests keep README and this module in step."""
     lines = ["| recipient | outcome | error code |", "|---|---|---|"]
-    for m in MAGIC_NUMBERS:
+    for m in numbers:
         lines.append(f"| `{m.number}` | {m.description} | {m.error_code or '—'} |")
     return "\n".join(lines)

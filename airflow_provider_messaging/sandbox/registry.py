@@ -25,6 +25,7 @@ class StoredMessage:
     error_code: str | None = None
     error_message: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)  # the request as sent (WhatsApp)
 
     def set_status(
         self, status: str, error_code: str | None = None, error_message: str | None = None
@@ -51,6 +52,7 @@ class StoredMessage:
             "error_message": self.error_message,
             "created_at": self.date_created,
             "history": list(self.history),
+            "payload": self.payload,
         }
 
 

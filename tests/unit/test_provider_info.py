@@ -40,6 +40,7 @@ def test_airflow_discovers_the_provider_and_its_hook():
     )
     rows = {row["connection_type"]: row for row in json.loads(out.stdout)}
     assert rows["signalwire"]["class"] == "airflow_provider_messaging.hooks.signalwire.SignalWireHook"
+    assert rows["whatsapp"]["class"] == "airflow_provider_messaging.hooks.whatsapp.WhatsAppHook"
     assert rows["signalwire"]["package_name"] == "airflow-provider-messaging"
 
 

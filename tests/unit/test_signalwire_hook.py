@@ -126,7 +126,7 @@ async def test_async_client_comes_from_the_same_connection(monkeypatch):
 def test_legacy_form_methods_match_the_provider_info():
     from airflow_provider_messaging import get_provider_info
 
-    (conn,) = get_provider_info()["connection-types"]
+    (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "signalwire"]
     assert SignalWireHook.get_ui_field_behaviour() == {
         "hidden_fields": ["schema", "port"],
         "relabeling": conn["ui-field-behaviour"]["relabeling"],
