@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from ..hooks.signalwire import SignalWireHook
+from .recipient_loop import send_to_each
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -81,7 +82,7 @@ class SignalWireSendMessageOperator(BaseOperator):
                 self.hook.close()
 
     def _send_all(self, context: Context) -> list[str]:
-        from ..core.errors import AuthenticationError, ConfigurationError, PermanentError
+        from ..core.errors import ConfigurationError
         from ..core.phone import normalize_e164, normalize_recipients
         from ..core.sms import segment_count, validate_content
 
@@ -97,47 +98,17 @@ class SignalWireSendMessageOperator(BaseOperator):
         if body is not None:
             self.log.info("Body: %d characters, %d segment(s) per SMS", len(body), segment_count(body))
 
-        sent: list[SignalWireMessage] = []
-        refused: list[tuple[str, PermanentError]] = []
-        for index, recipient in enumerate(recipients):
-            try:
-                message = self.hook.client.create_message(
-                    recipient, sender, body, media, self.status_callback
-                )
-            except (AuthenticationError, ConfigurationError):
-                raise  # wrong for every recipient: stop at once
-            except PermanentError as exc:
-                self.log.error("SignalWire refused the message to %s: %s", recipient, exc)
-                refused.append((recipient, exc))
-                continue
-            except Exception as exc:
-                if sent or refused:
-                    self._push_summary(context, sent)
-                    raise self._partial_failure(sent, recipients[index:], exc) from exc
-                raise
+        def send_one(recipient: str) -> SignalWireMessage:
+            message = self.hook.client.create_message(recipient, sender, body, media, self.status_callback)
             self.log.info("Sent to %s: sid=%s status=%s", recipient, message.sid, message.status)
-            sent.append(message)
+            return message
 
-        self._push_summary(context, sent)
-        if refused:
-            names = "; ".join(f"{number}: {exc}" for number, exc in refused)
-            raise PermanentError(
-                f"{len(refused)} of {len(recipients)} recipient(s) were refused and {len(sent)} sent "
-                f"(ids in XCom 'messages'). Refused: {names}"
-            )
-        return [message.sid for message in sent]
+        outcome = send_to_each(recipients, send_one, self.log, lambda sent: self._push_summary(context, sent))
+        self._push_summary(context, outcome.sent)
+        outcome.raise_for_refused(len(recipients))
+        return [message.sid for message in outcome.sent]
 
     def _push_summary(self, context: Context, sent: list[SignalWireMessage]) -> None:
         ti = context.get("ti") if context else None
         if ti is not None:
             ti.xcom_push(key="messages", value=[m.as_dict() for m in sent])
-
-    @staticmethod
-    def _partial_failure(sent: list[SignalWireMessage], unsent: list[str], exc: Exception) -> Exception:
-        from ..core.errors import OutcomeUnknownError
-
-        return OutcomeUnknownError(
-            f"Sending stopped after {len(sent)} message(s) were accepted: {exc}. Not sent (or outcome unknown): "
-            f"{', '.join(unsent)}. The task is not retried so nobody is messaged twice; "
-            "send to the remaining recipients in a new run."
-        )

@@ -6,18 +6,14 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-
-from ..core.delivery import DeliveryGate
 from ..hooks.signalwire import SignalWireHook
+from .delivery import DeliverySensor
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
     from ..core.delivery import Observation
 
 
-class SignalWireMessageSensor(BaseSensorOperator):
+class SignalWireMessageSensor(DeliverySensor):
     """Gate a pipeline on the delivery of SignalWire messages, polling their status over REST.
 
     Succeeds when every message reached one of ``success_states`` and returns (XCom) a mapping of
@@ -46,53 +42,22 @@ class SignalWireMessageSensor(BaseSensorOperator):
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.message_ids = message_ids
-        self.success_states = tuple(success_states)
-        self.failure_states = tuple(failure_states)
+        super().__init__(
+            message_ids=message_ids, success_states=success_states, failure_states=failure_states, **kwargs
+        )
         self.signalwire_conn_id = signalwire_conn_id
-        self._observed: dict[str, Observation] = {}
-        # Built here so that a misspelt state fails at DAG parse time, not an hour into a run.
-        self.gate = DeliveryGate.of(self.success_states, self.failure_states)
 
     @cached_property
     def hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
-    def _ids(self) -> list[str]:
-        from ..core.errors import ValidationError
+    def observe(self, pending: list[str]) -> dict[str, Observation]:
+        from ..core.errors import TransientError
 
-        ids = [self.message_ids] if isinstance(self.message_ids, str) else list(self.message_ids or [])
-        ids = [str(i).strip() for i in ids if str(i).strip()]
-        if not ids:
-            raise ValidationError(
-                "message_ids",
-                "no message id given",
-                "Pass the XCom of the send task, e.g. \"{{ ti.xcom_pull('send') }}\"",
-            )
-        return list(dict.fromkeys(ids))
-
-    def poke(self, context: Context) -> PokeReturnValue:
-        from ..core.delivery import failure_summary
-        from ..core.errors import DeliveryFailedError, TransientError
-        from ..task_errors import fail_permanently_on_permanent_errors
-
-        with fail_permanently_on_permanent_errors():
-            ids = self._ids()
-            for message_id in ids:
-                known = self._observed.get(message_id)
-                if known is not None and self.gate.is_settled(known.state):
-                    continue
-                try:
-                    self._observed[message_id] = self.hook.client.fetch_message(message_id).observation()
-                except TransientError as exc:
-                    self.log.warning("Could not fetch %s this time (%s); will look again", message_id, exc)
-            verdict = self.gate.evaluate(ids, self._observed)
-            if verdict.failed:
-                raise DeliveryFailedError(failure_summary(verdict.failed, len(ids)))
-            states = {i: self._observed[i].state.value for i in ids if i in self._observed}
-            self.log.info("States: %s; waiting for %d of %d", states, len(verdict.pending), len(ids))
-            if not verdict.done:
-                return PokeReturnValue(is_done=False)
-            self.hook.close()
-            return PokeReturnValue(is_done=True, xcom_value={i: self._observed[i].as_dict() for i in ids})
+        found: dict[str, Observation] = {}
+        for message_id in pending:
+            try:
+                found[message_id] = self.hook.client.fetch_message(message_id).observation()
+            except TransientError as exc:
+                self.log.warning("Could not fetch %s this time (%s); will look again", message_id, exc)
+        return found

@@ -87,6 +87,13 @@ inbound_messages = Table(
 )
 
 
+def _describe(service: str, code: str) -> str:
+    from ..core.signalwire_codes import describe_signalwire_code
+    from ..core.whatsapp_codes import describe_whatsapp_code
+
+    return describe_whatsapp_code(code) if service == "whatsapp" else describe_signalwire_code(code)
+
+
 def default_store_url() -> str:
     """``[messaging] store_url`` (env ``AIRFLOW__MESSAGING__STORE_URL``), else SQLite in AIRFLOW_HOME."""
     url = os.environ.get("AIRFLOW__MESSAGING__STORE_URL", "")
@@ -243,7 +250,9 @@ class MessageStore:
                         recipient=row["recipient"],
                         error_code=row["error_code"],
                         error_message=row["error_details"] or row["error_title"],
-                        error_meaning=row["error_title"],
+                        error_meaning=_describe(service, row["error_code"])
+                        if row["error_code"]
+                        else row["error_title"],
                     )
         return found
 

@@ -1,0 +1,176 @@
+"""WhatsApp end to end over loopback: operators -> sandbox -> signed webhooks -> receiver -> store -> sensor."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_messaging.clients.whatsapp_messages import Buttons, ReplyButton
+from airflow_provider_messaging.hooks.whatsapp import WhatsAppHook
+from airflow_provider_messaging.operators.whatsapp import (
+    WhatsAppSendMessageOperator,
+    WhatsAppSendTemplateOperator,
+)
+from airflow_provider_messaging.sandbox.server import BackgroundServer
+from airflow_provider_messaging.sensors.whatsapp import WhatsAppMessageSensor
+from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def wa(sandbox, tmp_path, monkeypatch):
+    c = sandbox.config
+    store_url = f"sqlite:///{tmp_path / 'wa.db'}"
+    store = MessageStore(store_url)
+    secrets = {"whatsapp_default": WebhookSecrets(app_secret=c.whatsapp_app_secret, verify_token="v")}
+    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+        httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+        httpx.put(
+            f"{sandbox.url}/_sandbox/whatsapp/webhook-url",
+            json={"url": f"{receiver.url}/whatsapp/whatsapp_default"},
+        )
+        monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps({
+            "conn_type": "whatsapp", "password": c.whatsapp_token,
+            "extra": {"phone_number_id": c.whatsapp_phone_number_id, "waba_id": c.whatsapp_waba_id,
+                      "base_url": sandbox.url, "app_secret": c.whatsapp_app_secret},
+        }))  # fmt: skip
+        yield {"sandbox": sandbox, "store": store, "store_url": store_url}
+        httpx.put(f"{sandbox.url}/_sandbox/whatsapp/webhook-url", json={"url": None})
+    store.dispose()
+
+
+def accepted(sandbox):
+    return httpx.get(f"{sandbox.url}/_sandbox/messages", params={"service": "whatsapp"}).json()["messages"]
+
+
+def wait_for(sensor, attempts=300):
+    for _ in range(attempts):
+        result = sensor.poke({})
+        if result.is_done:
+            return result.xcom_value
+        time.sleep(0.02)
+    raise AssertionError("sensor never finished")
+
+
+def test_text_then_gate_on_read(wa):
+    ids = WhatsAppSendMessageOperator(
+        task_id="send", to=["+15550002001", "+15550002005"], text="Report ready"
+    ).execute({})
+    states = wait_for(
+        WhatsAppMessageSensor(
+            task_id="wait", message_ids=ids, success_states=("read",), store_url=wa["store_url"]
+        )
+    )
+    assert {s["state"] for s in states.values()} == {"read"}
+    shuffled = ids[1]
+    assert [e["raw_status"] for e in wa["store"].events_for("whatsapp", shuffled)] == [
+        "sent",
+        "read",
+        "delivered",
+    ]
+
+
+def test_failed_delivery_fails_the_gate_with_the_code(wa):
+    ids = WhatsAppSendMessageOperator(task_id="send", to="+15550002002", text="hi").execute({})
+    with pytest.raises(AirflowFailException) as err:
+        wait_for(WhatsAppMessageSensor(task_id="wait", message_ids=ids, store_url=wa["store_url"]))
+    assert "is failed" in str(err.value) and "131026" in str(err.value)
+
+
+def test_multi_device_delivery_counts_as_delivered(wa):
+    ids = WhatsAppSendMessageOperator(task_id="send", to="+15550002006", text="hi").execute({})
+    sensor = WhatsAppMessageSensor(task_id="wait", message_ids=ids, store_url=wa["store_url"])
+    assert wait_for(sensor)[ids[0]]["state"] == "delivered"
+    time.sleep(0.3)  # the later `failed` from the other device arrives; the state must not move down
+    assert wa["store"].get_statuses("whatsapp", ids)[ids[0]].state.value == "delivered"
+
+
+def test_closed_window_refuses_free_form_and_says_to_use_a_template(wa):
+    with pytest.raises(AirflowFailException) as err:
+        WhatsAppSendMessageOperator(task_id="send", to="+15550002003", text="hi").execute({})
+    assert "131047" in str(err.value) and "send an approved template" in str(err.value)
+    ids = WhatsAppSendTemplateOperator(
+        task_id="t", to="+15550002003", template_name="hello_world", language="en_US"
+    ).execute({})
+    assert len(ids) == 1
+
+
+def test_template_with_parameters_and_correlation(wa):
+    ids = WhatsAppSendTemplateOperator(
+        task_id="t", to="+15550002001", template_name="order_shipped", language="en_US",
+        body_parameters=["Maria", "EUR 49.90", "tomorrow"],
+        header_media={"type": "document", "link": "https://example.com/inv.pdf", "filename": "inv.pdf"},
+        buttons=[{"sub_type": "url", "index": 1, "value": "7781"}], correlation_id="dag=weekly;run=1",
+    ).execute({})  # fmt: skip
+    (sent,) = accepted(wa["sandbox"])
+    assert sent["payload"]["template"]["name"] == "order_shipped"
+    wait_for(WhatsAppMessageSensor(task_id="wait", message_ids=ids, store_url=wa["store_url"]))
+    events = wa["store"].events_for("whatsapp", ids[0])
+    assert events and wa["store"].get_statuses("whatsapp", ids)[ids[0]].state.value in ("delivered", "read")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"template_name": "nope", "language": "en_US"}, "no template named 'nope'"),
+     ({"template_name": "weekly_report", "language": "de"}, "has no 'de' version"),
+     ({"template_name": "spring_promo", "language": "en_US", "body_parameters": ["20%"]}, "is PAUSED"),
+     ({"template_name": "weekly_report", "language": "en_US", "body_parameters": ["only one"]}, "expects 2 body parameter(s), got 1"),
+     ({"template_name": "delivery_update", "language": "en", "body_parameters": {"first_name": "M"}}, "missing ['eta']")],
+)  # fmt: skip
+def test_template_problems_are_caught_before_any_send(wa, kwargs, message):
+    with pytest.raises(AirflowFailException) as err:
+        WhatsAppSendTemplateOperator(task_id="t", to=["+15550002001", "+15550002004"], **kwargs).execute({})
+    assert message in str(err.value)
+    assert accepted(wa["sandbox"]) == []
+
+
+def test_without_preflight_the_service_refuses_with_the_same_meaning(wa):
+    with pytest.raises(AirflowFailException, match="132000"):
+        WhatsAppSendTemplateOperator(task_id="t", to="+15550002001", template_name="weekly_report", language="en_US",
+                                     body_parameters=["one"], check_template=False).execute({})  # fmt: skip
+
+
+def test_interactive_buttons_and_dict_messages(wa):
+    buttons = Buttons("Deploy 1.4.2?", [ReplyButton("approve", "Approve"), ReplyButton("reject", "Reject")])
+    WhatsAppSendMessageOperator(task_id="b", to="+15550002001", message=buttons).execute({})
+    WhatsAppSendMessageOperator(task_id="i", to="+15550002001",
+                                message={"type": "image", "image": {"link": "https://e.com/c.png", "caption": "KPIs"}}).execute({})  # fmt: skip
+    types = sorted(m["payload"]["type"] for m in accepted(wa["sandbox"]))
+    assert types == ["image", "interactive"]
+
+
+def test_bad_input_fails_before_any_request(wa):
+    for kwargs in (
+        {"to": "12345", "text": "x"},
+        {"to": "+15550002001", "text": "x" * 4097},
+        {"to": "+15550002001"},
+    ):
+        with pytest.raises(AirflowFailException):
+            WhatsAppSendMessageOperator(task_id="s", **kwargs).execute({})
+    assert accepted(wa["sandbox"]) == []
+
+
+def test_inbound_reply_reaches_the_store(wa):
+    sandbox = wa["sandbox"]
+    since = time.time() - 1
+    wamid = httpx.post(
+        f"{sandbox.url}/_sandbox/whatsapp/inbound", json={"from": "+15550002001", "text": "YES"}
+    ).json()["id"]
+    (reply,) = wa["store"].inbound_since("whatsapp", since=since, senders=["15550002001"])
+    assert (reply.message_id, reply.text) == (wamid, "YES")
+
+
+def test_connection_test_against_the_sandbox(wa, monkeypatch):
+    ok, message = WhatsAppHook().test_connection()
+    assert ok and "5 template(s)" in message
+    conn = json.loads(__import__("os").environ["AIRFLOW_CONN_WHATSAPP_DEFAULT"])
+    conn["password"] = "wrong"
+    monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps(conn))
+    ok, message = WhatsAppHook().test_connection()
+    assert not ok and "190" in message and "wrong" not in message
