@@ -13,9 +13,9 @@ def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
     d = SandboxConfig()
     p = sub.add_parser(
         "sandbox",
-        help="serve a local stand-in for SignalWire on loopback",
-        description="Serve SignalWire's Compatibility Messages API on loopback, with magic recipient "
-        "numbers, fault knobs and a control API under /_sandbox/.",
+        help="serve a local stand-in for SignalWire and the WhatsApp Cloud API on loopback",
+        description="Serve SignalWire's Compatibility Messages API and the WhatsApp Cloud API on loopback, "
+        "with magic recipient numbers, fault knobs and a control API under /_sandbox/.",
     )
     p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host})")
     p.add_argument("--port", type=int, default=d.port, help=f"port (default {d.port})")
@@ -25,6 +25,18 @@ def _sandbox_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sent-delay", type=float, default=d.sent_delay, help="seconds from queued to sent")
     p.add_argument(
         "--delivered-delay", type=float, default=d.delivered_delay, help="seconds from sent to delivered"
+    )
+    p.add_argument(
+        "--whatsapp-token", default=d.whatsapp_token, help="WhatsApp access token clients must use"
+    )
+    p.add_argument(
+        "--app-secret", default=d.whatsapp_app_secret, help="Meta app secret that signs WhatsApp webhooks"
+    )
+    p.add_argument(
+        "--webhook-url", default=None, help="where signed WhatsApp webhooks are POSTed (the receiver)"
+    )
+    p.add_argument(
+        "--read-delay", type=float, default=d.read_delay, help="seconds from delivered to read (WhatsApp)"
     )
     p.set_defaults(func=_run_sandbox)
 
@@ -44,6 +56,10 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             signing_key=args.signing_key,
             sent_delay=args.sent_delay,
             delivered_delay=args.delivered_delay,
+            whatsapp_token=args.whatsapp_token,
+            whatsapp_app_secret=args.app_secret,
+            webhook_url=args.webhook_url,
+            read_delay=args.read_delay,
         )
     )
     return 0

@@ -11,17 +11,23 @@ import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from airflow_provider_messaging.core.signalwire_codes import describe_signalwire_code
+from airflow_provider_messaging.core.whatsapp_codes import describe_whatsapp_code
 from airflow_provider_messaging.sandbox.config import SandboxConfig
 from airflow_provider_messaging.sandbox.server import SandboxServer
+from airflow_provider_messaging.tracking.store import MessageStore
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
@@ -46,6 +52,18 @@ SCENARIOS = [
         "SMS to a number the carrier rejects (magic +15550001003): the gate fails, on-call is alerted",
         "signalwire_delivery_gate",
         {"to": "+15550001003", "on_call": "+15550001001"},
+        "failed",
+    ),
+    Scenario(
+        "WhatsApp template to two phones (one sends every webhook twice, out of order), gated on delivery",
+        "whatsapp_template_delivery_gate",
+        {"to": ["+15550002001", "+15550002005"]},
+        "success",
+    ),
+    Scenario(
+        "WhatsApp template to a number that is not on WhatsApp (magic +15550002002): the gate fails",
+        "whatsapp_template_delivery_gate",
+        {"to": ["+15550002002"]},
         "failed",
     ),
 ]
@@ -83,59 +101,120 @@ def dag_runs(env: dict[str, str], dag_id: str) -> list[dict[str, Any]]:
     return list(json.loads(line[len("RUNS=") :]))
 
 
+def connections(config: SandboxConfig, sandbox_url: str) -> dict[str, str]:
+    signalwire = {
+        "conn_type": "signalwire",
+        "host": "sandbox",
+        "login": config.signalwire_project,
+        "password": config.signalwire_token,
+        "extra": {"base_url": sandbox_url, "from_number": "+15551230001", "signing_key": config.signing_key},
+    }
+    whatsapp = {
+        "conn_type": "whatsapp", "password": config.whatsapp_token,
+        "extra": {"base_url": sandbox_url, "phone_number_id": config.whatsapp_phone_number_id,
+                  "waba_id": config.whatsapp_waba_id, "app_secret": config.whatsapp_app_secret,
+                  "verify_token": "demo-verify-token"},
+    }  # fmt: skip
+    return {
+        "AIRFLOW_CONN_SIGNALWIRE_DEFAULT": json.dumps(signalwire),
+        "AIRFLOW_CONN_WHATSAPP_DEFAULT": json.dumps(whatsapp),
+    }
+
+
+@contextmanager
+def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
+    """``airflow-messaging webhooks`` as its own process, as a user would run it."""
+    proc = subprocess.Popen(
+        [str(BIN / "airflow-messaging"), "webhooks", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the webhook receiver did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_scenario(env: dict[str, str], scenario: Scenario) -> bool:
+    print(f"\n=== {scenario.title}")
+    before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
+    result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
+    runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
+    if not runs:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+        return False
+    run = runs[0]
+    print(f"run {run['run_id']}: {run['state']} (expected {scenario.expected_run_state})")
+    for task_id, state in run["tasks"].items():
+        print(f"  {task_id:<26} {state}")
+    if run["state"] != scenario.expected_run_state:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+        return False
+    return True
+
+
+def print_accepted(sandbox_url: str, store_url: str) -> None:
+    """Each message the sandbox accepted, the order its statuses were reported in, and its final state
+    (for WhatsApp: as the webhook receiver stored it, which is what the sensors read)."""
+    messages = httpx.get(f"{sandbox_url}/_sandbox/messages").json()["messages"]
+    store = MessageStore(store_url)
+    stored = store.get_statuses("whatsapp", [m["sid"] for m in messages if m["service"] == "whatsapp"])
+    store.dispose()
+    print(f"\n=== What the sandbox accepted ({len(messages)} message(s)) and their final states")
+    for m in messages:
+        code = m.get("error_code")
+        describe = describe_whatsapp_code if m["service"] == "whatsapp" else describe_signalwire_code
+        meaning = f"\n      <- {describe(code)}" if code else ""
+        reported = " > ".join(h["status"] for h in m["history"])
+        final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
+        body = (m["body"] or "")[:40]
+        print(f"  {m['service']:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
+
+
 def main() -> int:
     home = pathlib.Path(tempfile.mkdtemp(prefix="messaging-demo-"))
-    config = SandboxConfig(port=0, sent_delay=0.3, delivered_delay=0.5)
+    receiver_port = free_port()
+    config = SandboxConfig(
+        port=0, sent_delay=0.3, delivered_delay=0.5, read_delay=0.5,
+        webhook_url=f"http://127.0.0.1:{receiver_port}/whatsapp/whatsapp_default",
+    )  # fmt: skip
     ok = True
     with SandboxServer(config) as sandbox:
-        conn = {
-            "conn_type": "signalwire",
-            "host": "sandbox",
-            "login": config.signalwire_project,
-            "password": config.signalwire_token,
-            "extra": {
-                "base_url": sandbox.url,
-                "from_number": "+15551230001",
-                "signing_key": config.signing_key,
-            },
-        }
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW_CONN_SIGNALWIRE_DEFAULT": json.dumps(conn),
+            "AIRFLOW__MESSAGING__STORE_URL": f"sqlite:///{home / 'messaging_store.db'}",
+            **connections(config, sandbox.url),
         }
         print(f"sandbox: {sandbox.url}   AIRFLOW_HOME: {home}")
         migrated = airflow(env, "db", "migrate")
         if migrated.returncode != 0:
             print(migrated.stdout, migrated.stderr)
             return 1
-
-        for scenario in SCENARIOS:
-            print(f"\n=== {scenario.title}")
-            before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
-            result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
-            runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
-            if not runs:
-                print(result.stdout[-3000:], result.stderr[-3000:])
-                ok = False
-                continue
-            run = runs[0]
-            tasks = run["tasks"]
-            print(f"run {run['run_id']}: {run['state']} (expected {scenario.expected_run_state})")
-            for task_id, state in tasks.items():
-                print(f"  {task_id:<20} {state}")
-            if run["state"] != scenario.expected_run_state:
-                ok = False
-                print(result.stdout[-3000:], result.stderr[-3000:])
-
-        messages = httpx.get(f"{sandbox.url}/_sandbox/messages").json()["messages"]
-        print(f"\n=== What the sandbox accepted ({len(messages)} message(s))")
-        for m in messages:
-            code = m.get("error_code")
-            meaning = f"  <- {describe_signalwire_code(code)}" if code else ""
-            print(f"  {m['to']}  {m['status']:<11} sid={m['sid']}  {m['body'][:48]!r}{meaning}")
+        with webhook_receiver(env, receiver_port) as receiver:
+            print(
+                f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']})"
+            )
+            for scenario in SCENARIOS:
+                ok = run_scenario(env, scenario) and ok
+        print_accepted(sandbox.url, env["AIRFLOW__MESSAGING__STORE_URL"])
     shutil.rmtree(home, ignore_errors=True)
     print("\ndemo:", "OK" if ok else "FAILED")
     return 0 if ok else 1

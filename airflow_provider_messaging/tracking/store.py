@@ -152,12 +152,22 @@ class MessageStore:
         return engine
 
     def ensure_schema(self) -> None:
+        """Create the tables once. Another process may be creating them at the same moment (the
+        webhook receiver and a sensor on first use): losing that race is fine, so try again."""
         if self._schema_ready:
             return
+        from sqlalchemy.exc import DatabaseError
+
         with self._lock:
-            if not self._schema_ready:
-                metadata.create_all(self.engine, checkfirst=True)
-                self._schema_ready = True
+            for attempt in range(5):
+                try:
+                    metadata.create_all(self.engine, checkfirst=True)
+                    break
+                except DatabaseError:
+                    if attempt == 4:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+            self._schema_ready = True
 
     def describe(self) -> str:
         """The URL with any password hidden (for logs)."""

@@ -46,7 +46,7 @@ def sandbox_messages(sandbox):
 
 def test_delivered_sms_releases_the_gate(airflow_db, signalwire_conn):
     run = gate_dag().test(run_conf={"to": "+15550001001"})
-    assert run.state == "success"
+    assert run.state == "success", states(run)
     assert states(run) == {
         "send_sms": "success",
         "wait_for_delivery": "success",
@@ -71,3 +71,56 @@ def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_con
     failed, alert = by_to["+15550001003"], by_to["+15550001001"]
     assert failed["to"] == "+15550001003" and failed["status"] == "failed" and failed["error_code"] == "30007"
     assert alert["to"] == "+15550001001" and "+15550001003 was not delivered" in alert["body"]
+
+
+@pytest.fixture
+def whatsapp_env(sandbox, monkeypatch, tmp_path):
+    from airflow_provider_messaging.sandbox.server import BackgroundServer
+    from airflow_provider_messaging.tracking.store import MessageStore
+    from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+
+    c = sandbox.config
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", store_url)
+    monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps({
+        "conn_type": "whatsapp", "password": c.whatsapp_token,
+        "extra": {"phone_number_id": c.whatsapp_phone_number_id, "waba_id": c.whatsapp_waba_id, "base_url": sandbox.url},
+    }))  # fmt: skip
+    secrets = {"whatsapp_default": WebhookSecrets(app_secret=c.whatsapp_app_secret)}
+    store = MessageStore(store_url)
+    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+        httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+        httpx.put(
+            f"{sandbox.url}/_sandbox/whatsapp/webhook-url",
+            json={"url": f"{receiver.url}/whatsapp/whatsapp_default"},
+        )
+        yield sandbox
+        httpx.put(f"{sandbox.url}/_sandbox/whatsapp/webhook-url", json={"url": None})
+    store.dispose()
+
+
+def whatsapp_dag():
+    return importlib.import_module("example_dags.whatsapp_template_delivery_gate").dag
+
+
+def test_weekly_template_is_sent_and_gated_on_delivery(airflow_db, whatsapp_env):
+    run = whatsapp_dag().test(run_conf={"to": ["+15550002001", "+15550002005"], "team": "ops"})
+    assert run.state == "success", states(run)
+    assert states(run) == {
+        "send_weekly_report": "success",
+        "wait_for_delivery": "success",
+        "record_delivery": "success",
+    }
+    sent = [m for m in sandbox_messages(whatsapp_env) if m["service"] == "whatsapp"]
+    assert sorted(m["to"] for m in sent) == ["15550002001", "15550002005"]
+    params = sent[0]["payload"]["template"]["components"][0]["parameters"]
+    assert params[0] == {"type": "text", "text": "ops"} and params[1]["text"].startswith("the week of ")
+    assert sent[0]["payload"]["biz_opaque_callback_data"].startswith(
+        "airflow:whatsapp_template_delivery_gate:"
+    )
+
+
+def test_undeliverable_template_fails_the_gate(airflow_db, whatsapp_env):
+    run = whatsapp_dag().test(run_conf={"to": ["+15550002002"]})
+    assert run.state == "failed"
+    assert states(run)["wait_for_delivery"] == "failed"

@@ -1,4 +1,4 @@
-"""The API token and signing key never reach a real task log.
+"""The SignalWire token and signing key and the WhatsApp token and app secret never reach a real task log.
 
 The DAG runs through the LocalExecutor and the task supervisor, as on a worker, so the log files
 checked are the ones the Airflow UI would show.
@@ -18,6 +18,8 @@ from tests.dag.airflow_processes import airflow_env, api_server, free_port, migr
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "PT-token-that-must-not-leak-31337"
 SIGNING_KEY = "PSK-signing-key-that-must-not-leak-4242"
+WA_TOKEN = "EAAG-whatsapp-token-that-must-not-leak-77"
+APP_SECRET = "app-secret-that-must-not-leak-88"
 
 pytestmark = pytest.mark.dag
 
@@ -47,6 +49,13 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
         tmp_path / "home",
         REPO / "tests" / "dags",
         AIRFLOW_CONN_SIGNALWIRE_DEFAULT=json.dumps(conn),
+        AIRFLOW_CONN_WHATSAPP_DEFAULT=json.dumps(
+            {
+                "conn_type": "whatsapp",
+                "password": WA_TOKEN,
+                "extra": {"phone_number_id": "1065", "app_secret": APP_SECRET},
+            }
+        ),
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
     )
@@ -73,6 +82,8 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
     text = "\n".join(p.read_text() for p in logs)
     assert TOKEN not in text
     assert SIGNING_KEY not in text
+    assert WA_TOKEN not in text and APP_SECRET not in text
+    assert "phone=1065 wa_token=*** app_secret=***" in text
     assert "token=*** signing_key=***" in text
     assert "project=sandbox-project" in text  # ordinary values are left alone
     assert "Sent to +15550001001" in text

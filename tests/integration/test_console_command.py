@@ -27,7 +27,7 @@ def test_sandbox_command_serves_on_loopback_with_the_given_credentials(tmp_path)
     command = pathlib.Path(sys.executable).parent / "airflow-messaging"
     proc = subprocess.Popen(
         [str(command), "sandbox", "--host", "127.0.0.1", "--port", str(port), "--signalwire-project", "P",
-         "--signalwire-token", "T", "--signing-key", "K"],
+         "--signalwire-token", "T", "--signing-key", "K", "--whatsapp-token", "W"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -42,6 +42,10 @@ def test_sandbox_command_serves_on_loopback_with_the_given_credentials(tmp_path)
         form = {"To": "+15550001001", "From": "+15551230001", "Body": "hi"}
         assert httpx.post(url, data=form, auth=("P", "T")).status_code == 201
         assert httpx.post(url, data=form, auth=("P", "wrong")).status_code == 401
+        graph = f"{base}/v25.0/106500000000001/messages"
+        text = {"messaging_product": "whatsapp", "to": "15550002001", "type": "text", "text": {"body": "hi"}}
+        assert httpx.post(graph, json=text, headers={"Authorization": "Bearer W"}).status_code == 200
+        assert httpx.post(graph, json=text, headers={"Authorization": "Bearer wrong"}).status_code == 401
     finally:
         proc.terminate()
         proc.wait(timeout=10)

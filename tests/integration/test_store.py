@@ -101,3 +101,20 @@ def test_default_url_is_sqlite_in_airflow_home(monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", "postgresql://u:pw@db/x")
     assert default_store_url() == "postgresql://u:pw@db/x"
     assert MessageStore("postgresql://u:pw@db/x").describe() == "postgresql://u:***@db/x"
+
+
+def test_many_processes_may_create_the_schema_at_once(tmp_path):
+    """The receiver and a sensor opening a fresh store together must not trip over each other."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = (
+        "import sys; from airflow_provider_messaging.tracking.store import MessageStore;"
+        "MessageStore(sys.argv[1]).get_statuses('whatsapp', ['x']); print('ok')"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    assert [p.communicate(timeout=60)[0].strip() for p in procs] == ["ok"] * 6

@@ -40,3 +40,12 @@ def test_fault_knobs_refuse_nonsense():
         FaultKnobs.from_dict({"eror_rate": 0.1})
     with pytest.raises(ValueError, match="5xx"):
         FaultKnobs(error_status=404)
+
+
+def test_readme_documents_every_whatsapp_magic_number_exactly():
+    from airflow_provider_messaging.sandbox.magic import WHATSAPP_MAGIC_NUMBERS
+
+    text = README.read_text()
+    start = text.index("<!-- whatsapp-magic-numbers:start -->") + len("<!-- whatsapp-magic-numbers:start -->")
+    end = text.index("<!-- whatsapp-magic-numbers:end -->")
+    assert text[start:end].strip() == markdown_table(WHATSAPP_MAGIC_NUMBERS)
