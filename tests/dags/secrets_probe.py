@@ -27,4 +27,9 @@ with DAG(
             "token=%s signing_key=%s", settings.api_token, settings.signing_key
         )
 
+        from airflow_provider_messaging.hooks.whatsapp import WhatsAppHook
+
+        wa = WhatsAppHook().settings
+        print(f"phone={wa.phone_number_id} wa_token={wa.access_token} app_secret={wa.app_secret}")
+
     send >> careless_logging()
