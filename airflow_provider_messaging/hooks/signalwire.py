@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from ..core.errors import ConfigurationError, MessagingError
-from .connection_extras import extra_value
+from .connections import aload_settings, extra_value, legacy_ui_field_behaviour, load_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -120,50 +120,21 @@ class SignalWireHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form for Airflow 3.0 and 3.1; 3.2+ reads the provider info instead.
-
-        The Extra box stays visible there, as those versions show no separate extra fields.
-        """
-        from .. import get_provider_info
-
-        (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == CONN_TYPE]
-        behaviour = conn["ui-field-behaviour"]
-        return {
-            "hidden_fields": [f for f in behaviour["hidden-fields"] if f != "extra"],
-            "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"],
-        }
+        return legacy_ui_field_behaviour(CONN_TYPE)
 
     @cached_property
     def settings(self) -> SignalWireSettings:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-        from airflow.sdk.log import mask_secret
-
-        try:
-            conn = self.get_connection(self.signalwire_conn_id)
-        except AirflowNotFoundException:
-            raise _missing_connection(self.signalwire_conn_id) from None
-        settings = settings_from_connection(conn)
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return load_settings(
+            self.get_connection, self.signalwire_conn_id, settings_from_connection, _missing_connection
+        )
 
     async def aget_settings(self) -> SignalWireSettings:
         """The settings, resolved without blocking the event loop (for triggers)."""
-        if "settings" in self.__dict__:
-            return self.settings
-        from airflow.sdk.exceptions import AirflowNotFoundException
-        from airflow.sdk.log import amask_secret
-
-        try:
-            conn = await self.aget_connection(self.signalwire_conn_id)
-        except AirflowNotFoundException:
-            raise _missing_connection(self.signalwire_conn_id) from None
-        settings = settings_from_connection(conn)
-        for secret in settings.secrets:
-            await amask_secret(secret)
-        self.__dict__["settings"] = settings
-        return settings
+        if "settings" not in self.__dict__:
+            self.__dict__["settings"] = await aload_settings(
+                self.aget_connection, self.signalwire_conn_id, settings_from_connection, _missing_connection
+            )
+        return self.settings
 
     @cached_property
     def client(self) -> SignalWireRestClient:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from ..core.errors import ConfigurationError, MessagingError
-from .connection_extras import extra_value
+from .connections import aload_settings, extra_value, legacy_ui_field_behaviour, load_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -118,30 +118,13 @@ class WhatsAppHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """The connection form for Airflow 3.0 and 3.1; 3.2+ reads the provider info instead."""
-        from .. import get_provider_info
-
-        (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == CONN_TYPE]
-        behaviour = conn["ui-field-behaviour"]
-        return {
-            "hidden_fields": [f for f in behaviour["hidden-fields"] if f != "extra"],
-            "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"],
-        }
+        return legacy_ui_field_behaviour(CONN_TYPE)
 
     @cached_property
     def settings(self) -> WhatsAppSettings:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-        from airflow.sdk.log import mask_secret
-
-        try:
-            conn = self.get_connection(self.whatsapp_conn_id)
-        except AirflowNotFoundException:
-            raise _missing_connection(self.whatsapp_conn_id) from None
-        settings = settings_from_connection(conn)
-        for secret in settings.secrets:
-            mask_secret(secret)
-        return settings
+        return load_settings(
+            self.get_connection, self.whatsapp_conn_id, settings_from_connection, _missing_connection
+        )
 
     @cached_property
     def client(self) -> WhatsAppCloudClient:
@@ -155,16 +138,13 @@ class WhatsAppHook(BaseHook):
         return self.client
 
     async def get_async_client(self) -> AsyncWhatsAppCloudClient:
-        from airflow.sdk.log import amask_secret
-
+        """A new async client; use it with ``async with``."""
         from ..clients.whatsapp_cloud import AsyncWhatsAppCloudClient
 
         if "settings" not in self.__dict__:
-            conn = await self.aget_connection(self.whatsapp_conn_id)
-            settings = settings_from_connection(conn)
-            for secret in settings.secrets:
-                await amask_secret(secret)
-            self.__dict__["settings"] = settings
+            self.__dict__["settings"] = await aload_settings(
+                self.aget_connection, self.whatsapp_conn_id, settings_from_connection, _missing_connection
+            )
         return AsyncWhatsAppCloudClient(
             self.settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
         )

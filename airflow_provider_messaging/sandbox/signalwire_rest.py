@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from ..core.signalwire_codes import SIGNALWIRE_ERROR_CODES
 from ..core.signatures import signalwire_form_signature
 from ..core.sms import MAX_BODY_CHARS, MAX_MEDIA, segment_count
+from .background import Background
 from .config import SandboxConfig
 from .magic import SLOW_FACTOR, outcome_for
 from .registry import Registry, StoredMessage
@@ -121,8 +122,7 @@ class SignalWireRest:
     def __init__(self, config: SandboxConfig, registry: Registry) -> None:
         self.config = config
         self.registry = registry
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.http: httpx.AsyncClient | None = None
+        self.background = Background()
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix=f"{API_ROOT}/Accounts/{{project}}")
@@ -171,7 +171,7 @@ class SignalWireRest:
         )
         message.history.append({"status": "queued", "at": now})
         self.registry.add(message)
-        self._spawn(self._progress(message))
+        self.background.spawn(self._progress(message))
         return JSONResponse(resource(message, project), status_code=201)
 
     async def fetch(self, project: str, sid: str, request: Request) -> JSONResponse:
@@ -233,15 +233,6 @@ class SignalWireRest:
 
     # -- background work -------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def cancel_all(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-
     async def _progress(self, message: StoredMessage) -> None:
         magic = outcome_for(message.to)
         factor = SLOW_FACTOR if magic.outcome == "slow" else 1.0
@@ -286,9 +277,7 @@ class SignalWireRest:
             "params": dict(params),
         }
         try:
-            if self.http is None:
-                self.http = httpx.AsyncClient(timeout=5.0)
-            response = await self.http.post(
+            response = await self.background.http.post(
                 url,
                 content=urlencode(params).encode(),
                 headers={
@@ -304,8 +293,8 @@ class SignalWireRest:
             log.warning("status callback to %s failed: %s", url, attempt["error"])
         self.registry.record_callback(attempt)
 
+    def cancel_all(self) -> None:
+        self.background.cancel_all()
+
     async def aclose(self) -> None:
-        self.cancel_all()
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
+        await self.background.aclose()

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 
 from ..core.signatures import whatsapp_signature
 from ..core.whatsapp_codes import WHATSAPP_ERROR_CODES
+from .background import Background
 from .config import SandboxConfig
 from .magic import whatsapp_outcome_for
 from .registry import Registry, StoredMessage
@@ -194,8 +195,7 @@ class WhatsAppCloud:
         self.registry = registry
         self.templates: list[dict[str, Any]] = copy.deepcopy(DEFAULT_TEMPLATES)
         self.webhook_url = config.webhook_url
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.http: httpx.AsyncClient | None = None
+        self.background = Background()
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -245,7 +245,7 @@ class WhatsAppCloud:
         except GraphError as exc:
             return exc.response()
         message = self._store(payload, to)
-        self._spawn(self._progress(message, payload.get("biz_opaque_callback_data")))
+        self.background.spawn(self._progress(message, payload.get("biz_opaque_callback_data")))
         return JSONResponse({
             "messaging_product": "whatsapp",
             "contacts": [{"input": str(payload["to"]), "wa_id": to}],
@@ -310,15 +310,6 @@ class WhatsAppCloud:
         })  # fmt: skip
 
     # -- background work -------------------------------------------------------------------
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def cancel_all(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
 
     async def _progress(self, message: StoredMessage, correlation: str | None) -> None:
         magic = whatsapp_outcome_for(message.to)
@@ -408,9 +399,7 @@ class WhatsAppCloud:
                            "entry": [{"id": self.config.whatsapp_waba_id, "changes": [{"field": "messages", "value": value}]}]}).encode()  # fmt: skip
         attempt: dict[str, Any] = {"url": self.webhook_url, "service": "whatsapp", "body": json.loads(body)}
         try:
-            if self.http is None:
-                self.http = httpx.AsyncClient(timeout=5.0)
-            response = await self.http.post(
+            response = await self.background.http.post(
                 self.webhook_url,
                 content=body,
                 headers={"Content-Type": "application/json",
@@ -422,8 +411,8 @@ class WhatsAppCloud:
             log.warning("webhook to %s failed: %s", self.webhook_url, attempt["error"])
         self.registry.record_callback(attempt)
 
+    def cancel_all(self) -> None:
+        self.background.cancel_all()
+
     async def aclose(self) -> None:
-        self.cancel_all()
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
+        await self.background.aclose()

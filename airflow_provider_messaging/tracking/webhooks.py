@@ -70,7 +70,7 @@ class AirflowConnectionSecrets:
         from airflow.exceptions import AirflowNotFoundException
         from airflow.models.connection import Connection
 
-        from ..hooks.connection_extras import extra_value
+        from ..hooks.connections import extra_value
 
         try:
             conn = Connection.get_connection_from_secrets(conn_id)
