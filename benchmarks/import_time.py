@@ -15,6 +15,9 @@ MODULES = [
     "airflow_provider_messaging.hooks.signalwire",
     "airflow_provider_messaging.operators.signalwire",
     "airflow_provider_messaging.sensors.signalwire",
+    "airflow_provider_messaging.hooks.whatsapp",
+    "airflow_provider_messaging.operators.whatsapp",
+    "airflow_provider_messaging.sensors.whatsapp",
 ]
 RUNS = 7
 

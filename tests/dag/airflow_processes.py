@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -49,6 +51,7 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its worker processes go with it
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,8 +67,38 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
+        stop_group(proc)
+
+
+def run_in_own_group(
+    args: list[str], env: dict[str, str], cwd: pathlib.Path, timeout: float
+) -> tuple[str, str]:
+    """Run a command whose children (e.g. LocalExecutor workers) must not outlive it; returns stdout, stderr."""
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
         try:
             proc.wait(timeout=20)
+            if sig == signal.SIGTERM:
+                time.sleep(0.2)  # let children that got SIGTERM exit too
         except subprocess.TimeoutExpired:
-            proc.kill()
+            continue

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import pytest
 
-from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate
+from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate, run_in_own_group
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "PT-token-that-must-not-leak-31337"
@@ -61,21 +60,12 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
     )
     migrate(env)
     with api_server(env, port):
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; sys.path.insert(0, 'tests/dags'); import secrets_probe as m; "
-                "print('STATE', m.dag.test(use_executor=True).state)",
-            ],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-    assert "STATE success" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
+        stdout, stderr = run_in_own_group(
+            [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests/dags'); import secrets_probe as m; "
+             "print('STATE', m.dag.test(use_executor=True).state)"],
+            env, REPO, timeout=300,
+        )  # fmt: skip
+    assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:]
 
     logs = list((tmp_path / "home" / "logs").rglob("*.log"))
     assert {p.parent.name for p in logs} >= {"task_id=send_sms", "task_id=careless_logging"}
