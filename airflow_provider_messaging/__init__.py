@@ -35,19 +35,37 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "SignalWire",
                 "python-modules": ["airflow_provider_messaging.hooks.signalwire"],
-            }
+            },
+            {
+                "integration-name": "WhatsApp Cloud API",
+                "python-modules": ["airflow_provider_messaging.hooks.whatsapp"],
+            },
         ],
         "operators": [
             {
                 "integration-name": "SignalWire",
                 "python-modules": ["airflow_provider_messaging.operators.signalwire"],
-            }
+            },
+            {
+                "integration-name": "WhatsApp Cloud API",
+                "python-modules": ["airflow_provider_messaging.operators.whatsapp"],
+            },
         ],
         "sensors": [
             {
                 "integration-name": "SignalWire",
                 "python-modules": ["airflow_provider_messaging.sensors.signalwire"],
-            }
+            },
+            {
+                "integration-name": "WhatsApp Cloud API",
+                "python-modules": ["airflow_provider_messaging.sensors.whatsapp"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "SignalWire",
+                "python-modules": ["airflow_provider_messaging.triggers.delivery"],
+            },
         ],
         "connection-types": [_signalwire_connection_type(), _whatsapp_connection_type()],
         "config": {

@@ -38,9 +38,9 @@ with DAG(
     wait_for_delivery = WhatsAppMessageSensor(
         task_id="wait_for_delivery",
         message_ids=send_report.output,
-        poke_interval=1,
+        deferrable=True,  # waits in the triggerer: no worker slot is held
+        poll_interval=1,
         timeout=300,
-        mode="poke",
     )
 
     @task

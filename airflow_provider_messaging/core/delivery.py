@@ -105,3 +105,35 @@ def failure_summary(failed: list[Observation], total: int) -> str:
         meaning = obs.error_meaning or obs.error_message or "no error code given"
         lines.append(f"  {obs.message_id} to {obs.recipient or '?'} is {obs.state.value}: {meaning}")
     return "\n".join(lines)
+
+
+class DeliveryTracker:
+    """The running picture of a set of messages, shared by poke-mode sensors and their triggers.
+
+    Call :meth:`pending` for the ids worth looking at, :meth:`update` with what was found, then
+    :meth:`verdict`; :meth:`report` is the JSON-safe result (XCom or trigger event).
+    """
+
+    def __init__(self, message_ids: Iterable[str], gate: DeliveryGate) -> None:
+        self.message_ids = list(dict.fromkeys(message_ids))
+        self.gate = gate
+        self.observed: dict[str, Observation] = {}
+
+    def pending(self) -> list[str]:
+        return [
+            i
+            for i in self.message_ids
+            if i not in self.observed or not self.gate.is_settled(self.observed[i].state)
+        ]
+
+    def update(self, found: Mapping[str, Observation]) -> None:
+        self.observed.update(found)
+
+    def verdict(self) -> Verdict:
+        return self.gate.evaluate(self.message_ids, self.observed)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        return {i: self.observed[i].as_dict() for i in self.message_ids if i in self.observed}
+
+    def states(self) -> dict[str, str]:
+        return {i: self.observed[i].state.value for i in self.message_ids if i in self.observed}

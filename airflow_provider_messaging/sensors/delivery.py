@@ -1,25 +1,33 @@
-"""What every delivery sensor shares: the id list, the gate, the failure text and the XCom report.
+"""What every delivery sensor shares: the id list, the gate, poke and deferrable modes, the report.
 
-Subclasses only say how to look at messages (``observe``): poll a service, or read the store.
+Subclasses say how to look at messages in poke mode (``observe``) and which trigger does the same
+in deferrable mode (``trigger``); both feed one :class:`~airflow_provider_messaging.core.delivery.DeliveryTracker`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from ..core.delivery import DeliveryGate
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..core.delivery import Observation
+    from ..core.delivery import DeliveryTracker, Observation
+    from ..triggers.delivery import DeliveryTrigger
 
 
 class DeliverySensor(BaseSensorOperator):
-    """Succeeds when every message reached a success state; fails at once on a failure state."""
+    """Succeeds when every message reached a success state; fails at once on a failure state.
+
+    :param deferrable: wait in the triggerer instead of holding a worker slot (default
+        ``[operators] default_deferrable``). ``timeout`` applies in both modes.
+    :param poll_interval: seconds between looks in deferrable mode (poke mode uses ``poke_interval``).
+    """
 
     def __init__(
         self,
@@ -27,18 +35,25 @@ class DeliverySensor(BaseSensorOperator):
         message_ids: str | Sequence[str],
         success_states: Sequence[str],
         failure_states: Sequence[str],
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.message_ids = message_ids
         self.success_states = tuple(success_states)
         self.failure_states = tuple(failure_states)
-        self._observed: dict[str, Observation] = {}
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self._tracker: DeliveryTracker | None = None
         # Built here so that a misspelt state fails at DAG parse time, not an hour into a run.
         self.gate = DeliveryGate.of(self.success_states, self.failure_states)
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         """The latest known state of each pending id (ids with nothing known yet may be left out)."""
+        raise NotImplementedError
+
+    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
         raise NotImplementedError
 
     def _ids(self) -> list[str]:
@@ -54,23 +69,53 @@ class DeliverySensor(BaseSensorOperator):
             )
         return list(dict.fromkeys(ids))
 
+    def _tracker_for(self, ids: list[str]) -> DeliveryTracker:
+        from ..core.delivery import DeliveryTracker
+
+        if self._tracker is None or self._tracker.message_ids != ids:
+            self._tracker = DeliveryTracker(ids, self.gate)
+        return self._tracker
+
     def poke(self, context: Context) -> PokeReturnValue:
         from ..core.delivery import failure_summary
         from ..core.errors import DeliveryFailedError
         from ..task_errors import fail_permanently_on_permanent_errors
 
         with fail_permanently_on_permanent_errors():
-            ids = self._ids()
-            pending = [
-                i for i in ids if i not in self._observed or not self.gate.is_settled(self._observed[i].state)
-            ]
+            tracker = self._tracker_for(self._ids())
+            pending = tracker.pending()
             if pending:
-                self._observed.update(self.observe(pending))
-            verdict = self.gate.evaluate(ids, self._observed)
+                tracker.update(self.observe(pending))
+            verdict = tracker.verdict()
             if verdict.failed:
-                raise DeliveryFailedError(failure_summary(verdict.failed, len(ids)))
-            states = {i: self._observed[i].state.value for i in ids if i in self._observed}
-            self.log.info("States: %s; waiting for %d of %d", states, len(verdict.pending), len(ids))
+                raise DeliveryFailedError(failure_summary(verdict.failed, len(tracker.message_ids)))
+            self.log.info(
+                "States: %s; waiting for %d of %d",
+                tracker.states(),
+                len(verdict.pending),
+                len(tracker.message_ids),
+            )
             if not verdict.done:
                 return PokeReturnValue(is_done=False)
-            return PokeReturnValue(is_done=True, xcom_value={i: self._observed[i].as_dict() for i in ids})
+            return PokeReturnValue(is_done=True, xcom_value=tracker.report())
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)  # often already settled: no need to defer
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            trigger=self.trigger(self._ids()),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if event.get("status") != "success":
+            raise AirflowFailException(event.get("message") or f"delivery gate failed: {event}")
+        states: dict[str, Any] = event.get("states") or {}
+        self.log.info("Delivered: %s", {k: v.get("state") for k, v in states.items()})
+        return states

@@ -11,6 +11,7 @@ from .delivery import DeliverySensor
 
 if TYPE_CHECKING:
     from ..core.delivery import Observation
+    from ..triggers.delivery import DeliveryTrigger
 
 
 class SignalWireMessageSensor(DeliverySensor):
@@ -50,6 +51,17 @@ class SignalWireMessageSensor(DeliverySensor):
     @cached_property
     def hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+
+    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
+        from ..triggers.delivery import SignalWireMessageTrigger
+
+        return SignalWireMessageTrigger(
+            signalwire_conn_id=self.signalwire_conn_id,
+            message_ids=message_ids,
+            success_states=self.success_states,
+            failure_states=self.failure_states,
+            poll_interval=self.poll_interval,
+        )
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         from ..core.errors import TransientError

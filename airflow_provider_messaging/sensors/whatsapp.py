@@ -11,6 +11,7 @@ from .delivery import DeliverySensor
 if TYPE_CHECKING:
     from ..core.delivery import Observation
     from ..tracking.store import MessageStore
+    from ..triggers.delivery import DeliveryTrigger
 
 
 class WhatsAppMessageSensor(DeliverySensor):
@@ -52,6 +53,18 @@ class WhatsAppMessageSensor(DeliverySensor):
         from ..tracking.store import MessageStore
 
         return MessageStore(self.store_url)
+
+    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
+        from ..triggers.delivery import StoreStatusTrigger
+
+        return StoreStatusTrigger(
+            service="whatsapp",
+            store_url=self.store_url,
+            message_ids=message_ids,
+            success_states=self.success_states,
+            failure_states=self.failure_states,
+            poll_interval=self.poll_interval,
+        )
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         return self.store.get_statuses("whatsapp", pending)

@@ -68,3 +68,20 @@ def test_airflow_lists_the_provider():
         check=True,
     )
     assert "airflow-provider-messaging" in {row["package_name"] for row in json.loads(out.stdout)}
+
+
+def test_every_module_listed_in_provider_info_imports():
+    import importlib
+
+    info = get_provider_info()
+    names = {i["integration-name"] for i in info["integrations"]}
+    for key in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info[key]:
+            assert entry["integration-name"] in names
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    listed = {m for key in ("hooks", "operators", "sensors") for e in info[key] for m in e["python-modules"]}
+    assert {
+        "airflow_provider_messaging.hooks.whatsapp",
+        "airflow_provider_messaging.sensors.whatsapp",
+    } <= listed

@@ -1,0 +1,120 @@
+"""Deferrable twins of the delivery sensors: the same gate and tracker, run in the triggerer.
+
+Every trigger serializes to plain data (connection ids and states, never secrets), looks at the
+pending messages every ``poll_interval`` seconds without blocking the event loop, and yields one
+event: ``{"status": "success", "states": ...}`` or ``{"status": "failed", "message": ..., "states": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from ..core.delivery import DeliveryGate, DeliveryTracker, failure_summary
+
+if TYPE_CHECKING:
+    from ..core.delivery import Observation
+
+
+class DeliveryTrigger(BaseTrigger):
+    """Base: subclasses say how to look at pending messages (``observe``) and what to serialize."""
+
+    def __init__(
+        self,
+        message_ids: Sequence[str],
+        success_states: Sequence[str],
+        failure_states: Sequence[str],
+        poll_interval: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.message_ids = list(message_ids)
+        self.success_states = list(success_states)
+        self.failure_states = list(failure_states)
+        self.poll_interval = poll_interval
+
+    def _common_kwargs(self) -> dict[str, Any]:
+        return {
+            "message_ids": self.message_ids,
+            "success_states": self.success_states,
+            "failure_states": self.failure_states,
+            "poll_interval": self.poll_interval,
+        }
+
+    async def observe(self, pending: list[str]) -> dict[str, Observation]:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        tracker = DeliveryTracker(self.message_ids, DeliveryGate.of(self.success_states, self.failure_states))
+        while True:
+            pending = tracker.pending()
+            if pending:
+                tracker.update(await self.observe(pending))
+            verdict = tracker.verdict()
+            if verdict.failed:
+                message = failure_summary(verdict.failed, len(tracker.message_ids))
+                yield TriggerEvent({"status": "failed", "message": message, "states": tracker.report()})
+                return
+            if verdict.done:
+                yield TriggerEvent({"status": "success", "states": tracker.report()})
+                return
+            self.log.debug("Waiting for %d of %d message(s)", len(verdict.pending), len(tracker.message_ids))
+            await asyncio.sleep(self.poll_interval)
+
+
+class SignalWireMessageTrigger(DeliveryTrigger):
+    """Polls SignalWire's REST API for the pending messages with the async client."""
+
+    def __init__(self, *, signalwire_conn_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.signalwire_conn_id = signalwire_conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {**self._common_kwargs(), "signalwire_conn_id": self.signalwire_conn_id},
+        )
+
+    async def observe(self, pending: list[str]) -> dict[str, Observation]:
+        from ..core.errors import TransientError
+        from ..hooks.signalwire import SignalWireHook
+
+        found: dict[str, Observation] = {}
+        async with await SignalWireHook(
+            signalwire_conn_id=self.signalwire_conn_id
+        ).get_async_client() as client:
+            for message_id in pending:
+                try:
+                    found[message_id] = (await client.fetch_message(message_id)).observation()
+                except TransientError as exc:
+                    self.log.warning("Could not fetch %s this time (%s); will look again", message_id, exc)
+        return found
+
+
+class StoreStatusTrigger(DeliveryTrigger):
+    """Reads states from the status store that the webhook receiver fills (WhatsApp, SignalWire callbacks)."""
+
+    def __init__(self, *, service: str, store_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+        self.store_url = store_url
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {**self._common_kwargs(), "service": self.service, "store_url": self.store_url},
+        )
+
+    async def observe(self, pending: list[str]) -> dict[str, Observation]:
+        from ..tracking.store import MessageStore
+
+        def read() -> dict[str, Observation]:
+            store = MessageStore(self.store_url)
+            try:
+                return store.get_statuses(self.service, pending)
+            finally:
+                store.dispose()
+
+        return await asyncio.to_thread(read)  # SQLAlchemy is blocking: keep it off the event loop
