@@ -6,6 +6,7 @@ One implementation for the poke-mode sensors and their deferrable triggers: both
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,12 +41,16 @@ class Observation:
 @dataclass(frozen=True)
 class Verdict:
     done: bool
+    passed: bool = False
     failed: list[Observation] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    succeeded_count: int = 0
+    required: int = 0
 
     @property
-    def succeeded(self) -> bool:
-        return self.done and not self.failed
+    def gate_failed(self) -> bool:
+        """Done, and the required share of messages can no longer succeed."""
+        return self.done and not self.passed
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,14 @@ class DeliveryGate:
 
     success_states: frozenset[MessageState]
     failure_states: frozenset[MessageState]
+    min_success_fraction: float = 1.0
 
     @classmethod
     def of(
-        cls, success_states: Iterable[str | MessageState], failure_states: Iterable[str | MessageState]
+        cls,
+        success_states: Iterable[str | MessageState],
+        failure_states: Iterable[str | MessageState],
+        min_success_fraction: float = 1.0,
     ) -> DeliveryGate:
         success = frozenset(MessageState.parse(s) for s in success_states)
         failure = frozenset(MessageState.parse(s) for s in failure_states)
@@ -71,7 +80,11 @@ class DeliveryGate:
         if overlap:
             names = ", ".join(sorted(s.value for s in overlap))
             raise ValueError(f"{names} is in both success_states and failure_states: keep it in one of them")
-        return cls(success, failure)
+        if not 0.0 < float(min_success_fraction) <= 1.0:
+            raise ValueError(
+                f"min_success_fraction {min_success_fraction!r} must be above 0 and at most 1, e.g. 0.95"
+            )
+        return cls(success, failure, float(min_success_fraction))
 
     def is_success(self, state: MessageState) -> bool:
         if state in self.success_states:
@@ -87,20 +100,37 @@ class DeliveryGate:
         """No need to look at this message again."""
         return self.is_success(state) or self.is_failure(state)
 
+    def required(self, total: int) -> int:
+        """How many of ``total`` messages must succeed."""
+        return min(total, max(1, math.ceil(self.min_success_fraction * total - 1e-9))) if total else 0
+
     def evaluate(self, message_ids: Iterable[str], observed: Mapping[str, Observation]) -> Verdict:
+        """Passed once enough messages succeeded; failed as soon as too many failed for that to happen."""
+        ids = list(message_ids)
         failed: list[Observation] = []
         pending: list[str] = []
-        for message_id in message_ids:
+        succeeded = 0
+        for message_id in ids:
             obs = observed.get(message_id)
             if obs is None or not self.is_settled(obs.state):
                 pending.append(message_id)
             elif self.is_failure(obs.state):
                 failed.append(obs)
-        return Verdict(done=bool(failed) or not pending, failed=failed, pending=pending)
+            else:
+                succeeded += 1
+        required = self.required(len(ids))
+        passed = succeeded >= required
+        done = passed or len(failed) > len(ids) - required
+        return Verdict(done, passed, failed, pending, succeeded, required)
 
 
-def failure_summary(failed: list[Observation], total: int) -> str:
+def failure_summary(failed: list[Observation], total: int, required: int | None = None) -> str:
     lines = [f"{len(failed)} of {total} message(s) reached a failure state:"]
+    if required is not None and required < total:
+        lines[0] = (
+            f"{len(failed)} of {total} message(s) reached a failure state, so fewer than the required "
+            f"{required} can succeed:"
+        )
     for obs in failed:
         meaning = obs.error_meaning or obs.error_message or "no error code given"
         lines.append(f"  {obs.message_id} to {obs.recipient or '?'} is {obs.state.value}: {meaning}")

@@ -6,6 +6,7 @@ in deferrable mode (``trigger``); both feed one :class:`~airflow_provider_messag
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 class DeliverySensor(BaseSensorOperator):
     """Succeeds when every message reached a success state; fails at once on a failure state.
 
+    :param min_success_fraction: the share of messages that must succeed (default 1.0: all); the
+        sensor fails as soon as too many failed for that share to be reached.
     :param deferrable: wait in the triggerer instead of holding a worker slot (default
         ``[operators] default_deferrable``). ``timeout`` applies in both modes.
     :param poll_interval: seconds between looks in deferrable mode (poke mode uses ``poke_interval``).
@@ -35,6 +38,7 @@ class DeliverySensor(BaseSensorOperator):
         message_ids: str | Sequence[str],
         success_states: Sequence[str],
         failure_states: Sequence[str],
+        min_success_fraction: float = 1.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
         **kwargs: Any,
@@ -47,7 +51,8 @@ class DeliverySensor(BaseSensorOperator):
         self.poll_interval = poll_interval
         self._tracker: DeliveryTracker | None = None
         # Built here so that a misspelt state fails at DAG parse time, not an hour into a run.
-        self.gate = DeliveryGate.of(self.success_states, self.failure_states)
+        self.min_success_fraction = min_success_fraction
+        self.gate = DeliveryGate.of(self.success_states, self.failure_states, min_success_fraction)
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         """The latest known state of each pending id (ids with nothing known yet may be left out)."""
@@ -87,14 +92,16 @@ class DeliverySensor(BaseSensorOperator):
             if pending:
                 tracker.update(self.observe(pending))
             verdict = tracker.verdict()
-            if verdict.failed:
-                raise DeliveryFailedError(failure_summary(verdict.failed, len(tracker.message_ids)))
+            if verdict.gate_failed:
+                raise DeliveryFailedError(
+                    failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
+                )
+            counts = dict(sorted(Counter(tracker.states().values()).items()))
             self.log.info(
-                "States: %s; waiting for %d of %d",
-                tracker.states(),
-                len(verdict.pending),
-                len(tracker.message_ids),
-            )
+                "%d of %d settled %s; %d succeeded, %d needed",
+                len(tracker.message_ids) - len(verdict.pending), len(tracker.message_ids), counts,
+                verdict.succeeded_count, verdict.required,
+            )  # fmt: skip
             if not verdict.done:
                 return PokeReturnValue(is_done=False)
             return PokeReturnValue(is_done=True, xcom_value=tracker.report())

@@ -61,6 +61,7 @@ class SignalWireMessageSensor(DeliverySensor):
             success_states=self.success_states,
             failure_states=self.failure_states,
             poll_interval=self.poll_interval,
+            min_success_fraction=self.min_success_fraction,
         )
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:

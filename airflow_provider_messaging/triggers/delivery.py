@@ -28,8 +28,10 @@ class DeliveryTrigger(BaseTrigger):
         success_states: Sequence[str],
         failure_states: Sequence[str],
         poll_interval: float = 10.0,
+        min_success_fraction: float = 1.0,
     ) -> None:
         super().__init__()
+        self.min_success_fraction = min_success_fraction
         self.message_ids = list(message_ids)
         self.success_states = list(success_states)
         self.failure_states = list(failure_states)
@@ -41,20 +43,22 @@ class DeliveryTrigger(BaseTrigger):
             "success_states": self.success_states,
             "failure_states": self.failure_states,
             "poll_interval": self.poll_interval,
+            "min_success_fraction": self.min_success_fraction,
         }
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        tracker = DeliveryTracker(self.message_ids, DeliveryGate.of(self.success_states, self.failure_states))
+        gate = DeliveryGate.of(self.success_states, self.failure_states, self.min_success_fraction)
+        tracker = DeliveryTracker(self.message_ids, gate)
         while True:
             pending = tracker.pending()
             if pending:
                 tracker.update(await self.observe(pending))
             verdict = tracker.verdict()
-            if verdict.failed:
-                message = failure_summary(verdict.failed, len(tracker.message_ids))
+            if verdict.gate_failed:
+                message = failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
                 yield TriggerEvent({"status": "failed", "message": message, "states": tracker.report()})
                 return
             if verdict.done:

@@ -1,0 +1,102 @@
+"""Gating on a share of many messages: pass at the threshold, fail as soon as it is out of reach."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_messaging.core.delivery import DeliveryGate, Observation
+from airflow_provider_messaging.core.events import StatusEvent
+from airflow_provider_messaging.core.states import MessageState
+from airflow_provider_messaging.sensors.whatsapp import WhatsAppMessageSensor
+from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.triggers.delivery import StoreStatusTrigger
+
+S = MessageState
+IDS = [f"wamid.{i:04d}" for i in range(600)]
+
+
+def obs(states):
+    return {i: Observation(i, s, error_code="131026" if s is S.FAILED else None) for i, s in states.items()}
+
+
+def test_all_must_succeed_by_default():
+    gate = DeliveryGate.of(["delivered"], ["failed"])
+    assert gate.required(600) == 600
+    one_failed = obs({IDS[0]: S.FAILED})
+    verdict = gate.evaluate(IDS, one_failed)
+    assert verdict.gate_failed and verdict.failed[0].message_id == IDS[0]
+
+
+@pytest.mark.parametrize(
+    ("delivered", "failed", "pending", "expect"),
+    [
+        (570, 30, 0, "passed"),
+        (570, 0, 30, "passed"),
+        (569, 0, 31, "waiting"),
+        (560, 31, 9, "failed"),
+        (569, 31, 0, "failed"),
+    ],
+)
+def test_95_percent_of_600_at_the_threshold(delivered, failed, pending, expect):
+    gate = DeliveryGate.of(["delivered", "read"], ["failed"], min_success_fraction=0.95)
+    assert gate.required(600) == 570
+    states = {IDS[i]: S.DELIVERED for i in range(delivered)}
+    states.update({IDS[delivered + i]: S.FAILED for i in range(failed)})
+    verdict = gate.evaluate(IDS, obs(states))
+    assert len(verdict.pending) == pending
+    assert {"passed": (True, True), "waiting": (False, False), "failed": (True, False)}[expect] == (
+        verdict.done,
+        verdict.passed,
+    )
+
+
+def test_fraction_must_be_sensible():
+    with pytest.raises(ValueError, match="above 0 and at most 1"):
+        DeliveryGate.of(["delivered"], ["failed"], min_success_fraction=1.5)
+
+
+@pytest.fixture
+def mixed_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    store = MessageStore(url)
+    outcome = [S.READ] * 520 + [S.DELIVERED] * 55 + [S.FAILED] * 15 + [S.SENT] * 10
+    store.record_statuses(
+        StatusEvent("whatsapp", i, s, s.value, 1.0, error_code="131026" if s is S.FAILED else None)
+        for i, s in zip(IDS, outcome, strict=True)
+    )
+    yield url
+    store.dispose()
+
+
+def test_sensor_passes_a_broadcast_at_95_percent(mixed_store):
+    sensor = WhatsAppMessageSensor(
+        task_id="gate", message_ids=IDS, store_url=mixed_store, min_success_fraction=0.95
+    )
+    result = sensor.poke({})
+    assert result.is_done and len(result.xcom_value) == 600
+
+
+def test_sensor_fails_a_broadcast_at_99_percent_naming_the_failures(mixed_store):
+    sensor = WhatsAppMessageSensor(
+        task_id="gate", message_ids=IDS, store_url=mixed_store, min_success_fraction=0.99
+    )
+    with pytest.raises(AirflowFailException) as err:
+        sensor.poke({})
+    text = str(err.value)
+    assert "15 of 600 message(s) reached a failure state, so fewer than the required 594 can succeed" in text
+    assert text.count("131026") == 15
+
+
+def test_trigger_gives_the_same_answers(mixed_store):
+    def event(fraction):
+        trigger = StoreStatusTrigger(service="whatsapp", store_url=mixed_store, message_ids=IDS,
+                                     success_states=["delivered", "read"], failure_states=["failed"],
+                                     poll_interval=0, min_success_fraction=fraction)  # fmt: skip
+        return asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 10)).payload
+
+    assert event(0.95)["status"] == "success"
+    failed = event(0.99)
+    assert failed["status"] == "failed" and "required 594" in failed["message"]
