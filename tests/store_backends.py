@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_messaging.tracking.store import MessageStore, metadata
+from airflow_provider_messaging.tracking.store import MessageStore
 
 POSTGRES_URL = os.environ.get(
     "MESSAGING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -27,17 +28,26 @@ def postgres_available() -> str | None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[MessageStore]:
+    """A fresh store; on PostgreSQL in a schema of its own, so concurrent test runs never meet."""
     if request.param == "sqlite":
         s = MessageStore(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        reason = postgres_available()
-        if reason:
-            pytest.skip(reason)
-        s = MessageStore(POSTGRES_URL)
-        metadata.drop_all(s.engine)
+        yield s
+        s.dispose()
+        return
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"messaging_test_{uuid.uuid4().hex[:12]}"
+    plain = POSTGRES_URL.replace("+psycopg", "")
+    with psycopg.connect(plain) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    s = MessageStore(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
     try:
         yield s
     finally:
-        if request.param == "postgresql":
-            metadata.drop_all(s.engine)
         s.dispose()
+        with psycopg.connect(plain) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -27,9 +27,10 @@ from ..core.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from ..core.retry import RetryPolicy, acall_with_retries, call_with_retries, parse_retry_after
+from ..core.retry import RetryPolicy, parse_retry_after
 from ..core.signalwire_codes import describe_signalwire_code
 from ..core.states import MessageState, from_signalwire
+from .http_retrying import AsyncRetryingHttp, RetryingHttp, request_never_left
 
 API_PATH = "/api/laml/2010-04-01"
 USER_AGENT = "airflow-provider-messaging"
@@ -241,13 +242,6 @@ def _transport_error(exc: httpx.HTTPError, action: str, credentials: SignalWireC
     )
 
 
-def _never_left(exc: httpx.HTTPError) -> bool:
-    """True for failures that happen before a request's bytes are sent."""
-    return isinstance(
-        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-    )
-
-
 def _check(response: httpx.Response, method: str, action: str, credentials: SignalWireCredentials) -> None:
     if response.is_success:
         return
@@ -260,7 +254,7 @@ def _check(response: httpx.Response, method: str, action: str, credentials: Sign
 def _map_transport(
     exc: httpx.HTTPError, method: str, action: str, credentials: SignalWireCredentials
 ) -> Exception:
-    if method == "POST" and not _never_left(exc):
+    if method == "POST" and not request_never_left(exc):
         return _post_outcome_error(exc, action)
     return _transport_error(exc, action, credentials)
 
@@ -288,6 +282,12 @@ class _Base:
             "timeout": self.timeout,
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
         }
+
+    def _check(self, response: httpx.Response, method: str, action: str) -> None:
+        _check(response, method, action, self.credentials)
+
+    def _map_transport(self, exc: httpx.HTTPError, method: str, action: str) -> Exception:
+        return _map_transport(exc, method, action, self.credentials)
 
     def _messages_path(self, sid: str | None = None) -> str:
         if sid is None:
@@ -317,7 +317,10 @@ class SignalWireRestClient(_Base):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(credentials, timeout=timeout, retry_policy=retry_policy)
-        self._http = httpx.Client(transport=transport, **self._client_kwargs())
+        self._http = RetryingHttp(
+            httpx.Client(transport=transport, **self._client_kwargs()), self.retry_policy, "SignalWire",
+            self._check, self._map_transport,
+        )  # fmt: skip
 
     def __enter__(self) -> SignalWireRestClient:
         return self
@@ -328,17 +331,6 @@ class SignalWireRestClient(_Base):
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, url: str, action: str, **kwargs: Any) -> httpx.Response:
-        def attempt() -> httpx.Response:
-            try:
-                response = self._http.request(method, url, **kwargs)
-            except httpx.HTTPError as exc:
-                raise _map_transport(exc, method, action, self.credentials) from exc
-            _check(response, method, action, self.credentials)
-            return response
-
-        return call_with_retries(attempt, self.retry_policy, f"SignalWire: {action}")
-
     def create_message(
         self,
         to: str,
@@ -348,11 +340,13 @@ class SignalWireRestClient(_Base):
         status_callback: str | None = None,
     ) -> SignalWireMessage:
         form = build_create_form(to, from_number, body, media_urls, status_callback)
-        response = self._request("POST", self._messages_path(), f"send a message to {to}", **_form_body(form))
+        response = self._http.request(
+            "POST", self._messages_path(), f"send a message to {to}", **_form_body(form)
+        )
         return parse_message(response.json())
 
     def fetch_message(self, sid: str) -> SignalWireMessage:
-        response = self._request("GET", self._messages_path(sid), f"fetch message {sid}")
+        response = self._http.request("GET", self._messages_path(sid), f"fetch message {sid}")
         return parse_message(response.json())
 
     def list_messages(
@@ -369,7 +363,7 @@ class SignalWireRestClient(_Base):
         params: dict[str, Any] | None = _list_params(to, from_number, status, page_size)
         seen = 0
         while url:
-            page = self._request("GET", url, "list messages", params=params).json()
+            page = self._http.request("GET", url, "list messages", params=params).json()
             for item in page.get("messages") or []:
                 yield parse_message(item)
                 seen += 1
@@ -392,7 +386,10 @@ class AsyncSignalWireRestClient(_Base):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(credentials, timeout=timeout, retry_policy=retry_policy)
-        self._http = httpx.AsyncClient(transport=transport, **self._client_kwargs())
+        self._http = AsyncRetryingHttp(
+            httpx.AsyncClient(transport=transport, **self._client_kwargs()), self.retry_policy, "SignalWire",
+            self._check, self._map_transport,
+        )  # fmt: skip
 
     async def __aenter__(self) -> AsyncSignalWireRestClient:
         return self
@@ -403,17 +400,6 @@ class AsyncSignalWireRestClient(_Base):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _request(self, method: str, url: str, action: str, **kwargs: Any) -> httpx.Response:
-        async def attempt() -> httpx.Response:
-            try:
-                response = await self._http.request(method, url, **kwargs)
-            except httpx.HTTPError as exc:
-                raise _map_transport(exc, method, action, self.credentials) from exc
-            _check(response, method, action, self.credentials)
-            return response
-
-        return await acall_with_retries(attempt, self.retry_policy, f"SignalWire: {action}")
-
     async def create_message(
         self,
         to: str,
@@ -423,13 +409,13 @@ class AsyncSignalWireRestClient(_Base):
         status_callback: str | None = None,
     ) -> SignalWireMessage:
         form = build_create_form(to, from_number, body, media_urls, status_callback)
-        response = await self._request(
+        response = await self._http.request(
             "POST", self._messages_path(), f"send a message to {to}", **_form_body(form)
         )
         return parse_message(response.json())
 
     async def fetch_message(self, sid: str) -> SignalWireMessage:
-        response = await self._request("GET", self._messages_path(sid), f"fetch message {sid}")
+        response = await self._http.request("GET", self._messages_path(sid), f"fetch message {sid}")
         return parse_message(response.json())
 
     async def list_messages(
@@ -445,7 +431,7 @@ class AsyncSignalWireRestClient(_Base):
         params: dict[str, Any] | None = _list_params(to, from_number, status, page_size)
         seen = 0
         while url:
-            page = (await self._request("GET", url, "list messages", params=params)).json()
+            page = (await self._http.request("GET", url, "list messages", params=params)).json()
             for item in page.get("messages") or []:
                 yield parse_message(item)
                 seen += 1

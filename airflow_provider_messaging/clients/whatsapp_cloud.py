@@ -27,7 +27,7 @@ from ..core.errors import (
     TemplateError,
     WindowClosedError,
 )
-from ..core.retry import RetryPolicy, acall_with_retries, call_with_retries, parse_retry_after
+from ..core.retry import RetryPolicy, parse_retry_after
 from ..core.whatsapp_codes import (
     AUTH_CODES,
     RATE_LIMIT_CODES,
@@ -35,6 +35,7 @@ from ..core.whatsapp_codes import (
     describe_whatsapp_code,
     is_transient,
 )
+from .http_retrying import AsyncRetryingHttp, RetryingHttp, request_never_left
 from .whatsapp_messages import Message, build_send_payload
 from .whatsapp_templates import TemplateInfo, parse_template
 
@@ -153,10 +154,7 @@ def _check(response: httpx.Response, method: str, action: str) -> None:
 
 
 def _map_transport(exc: httpx.HTTPError, method: str, action: str, base: str) -> MessagingError:
-    never_left = isinstance(
-        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-    )
-    if method == "POST" and not never_left:
+    if method == "POST" and not request_never_left(exc):
         return OutcomeUnknownError(
             f"The request to {action} left but no answer came back ({type(exc).__name__}: {exc}). The message may or may "
             "not have been sent; it was not resent to avoid a duplicate.",
@@ -193,6 +191,9 @@ class _Base:
             "timeout": self.timeout,
         }
 
+    def _map_transport(self, exc: httpx.HTTPError, method: str, action: str) -> Exception:
+        return _map_transport(exc, method, action, self.credentials.http_base)
+
     def _waba(self) -> str:
         if not self.credentials.waba_id:
             raise ConfigurationError(
@@ -218,7 +219,10 @@ class WhatsAppCloudClient(_Base):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(credentials, timeout=timeout, retry_policy=retry_policy)
-        self._http = httpx.Client(transport=transport, **self._client_kwargs())
+        self._http = RetryingHttp(
+            httpx.Client(transport=transport, **self._client_kwargs()), self.retry_policy, "WhatsApp",
+            _check, self._map_transport,
+        )  # fmt: skip
 
     def __enter__(self) -> WhatsAppCloudClient:
         return self
@@ -230,15 +234,7 @@ class WhatsAppCloudClient(_Base):
         self._http.close()
 
     def _request(self, method: str, path: str, action: str, **kwargs: Any) -> dict[str, Any]:
-        def attempt() -> dict[str, Any]:
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.HTTPError as exc:
-                raise _map_transport(exc, method, action, self.credentials.http_base) from exc
-            _check(response, method, action)
-            return dict(response.json())
-
-        return call_with_retries(attempt, self.retry_policy, f"WhatsApp: {action}")
+        return dict(self._http.request(method, path, action, **kwargs).json())
 
     def send(
         self, to: str, message: Message, *, reply_to: str | None = None, callback_data: str | None = None
@@ -286,7 +282,10 @@ class AsyncWhatsAppCloudClient(_Base):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(credentials, timeout=timeout, retry_policy=retry_policy)
-        self._http = httpx.AsyncClient(transport=transport, **self._client_kwargs())
+        self._http = AsyncRetryingHttp(
+            httpx.AsyncClient(transport=transport, **self._client_kwargs()), self.retry_policy, "WhatsApp",
+            _check, self._map_transport,
+        )  # fmt: skip
 
     async def __aenter__(self) -> AsyncWhatsAppCloudClient:
         return self
@@ -295,15 +294,7 @@ class AsyncWhatsAppCloudClient(_Base):
         await self._http.aclose()
 
     async def _request(self, method: str, path: str, action: str, **kwargs: Any) -> dict[str, Any]:
-        async def attempt() -> dict[str, Any]:
-            try:
-                response = await self._http.request(method, path, **kwargs)
-            except httpx.HTTPError as exc:
-                raise _map_transport(exc, method, action, self.credentials.http_base) from exc
-            _check(response, method, action)
-            return dict(response.json())
-
-        return await acall_with_retries(attempt, self.retry_policy, f"WhatsApp: {action}")
+        return dict((await self._http.request(method, path, action, **kwargs)).json())
 
     async def send(
         self, to: str, message: Message, *, reply_to: str | None = None, callback_data: str | None = None
