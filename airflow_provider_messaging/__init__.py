@@ -67,6 +67,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_messaging.triggers.delivery"],
             },
         ],
+        "notifications": [
+            "airflow_provider_messaging.notifications.signalwire.SignalWireNotifier",
+            "airflow_provider_messaging.notifications.whatsapp.WhatsAppNotifier",
+        ],
         "connection-types": [_signalwire_connection_type(), _whatsapp_connection_type()],
         "config": {
             "messaging": {

@@ -66,6 +66,12 @@ SCENARIOS = [
         {"to": ["+15550002002"]},
         "failed",
     ),
+    Scenario(
+        "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
+        "notify_on_failure",
+        {"fail": True, "on_call": "+15550001001"},
+        "failed",
+    ),
 ]
 
 

@@ -85,6 +85,15 @@ def run_in_own_group(
     )
     try:
         return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        stdout, stderr = proc.communicate()
+        home = pathlib.Path(env["AIRFLOW_HOME"])
+        logs = "\n".join(f"--- {p.relative_to(home)}\n{p.read_text()[-2000:]}" for p in home.rglob("*.log"))
+        raise AssertionError(
+            f"{args[-1][:80]!r} still running after {timeout:.0f} s\n"
+            f"stdout:\n{stdout[-4000:]}\nstderr:\n{stderr[-2000:]}\nlogs:\n{logs[-6000:]}"
+        ) from None
     finally:
         stop_group(proc)
 

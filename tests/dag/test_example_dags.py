@@ -124,3 +124,28 @@ def test_undeliverable_template_fails_the_gate(airflow_db, whatsapp_env):
     run = whatsapp_dag().test(run_conf={"to": ["+15550002002"]})
     assert run.state == "failed"
     assert states(run)["wait_for_delivery"] == "failed"
+
+
+def test_a_failing_task_notifies_on_call_by_sms_and_whatsapp(airflow_db, signalwire_conn, monkeypatch):
+    c = signalwire_conn.config
+    monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps({
+        "conn_type": "whatsapp", "password": c.whatsapp_token,
+        "extra": {"phone_number_id": c.whatsapp_phone_number_id, "base_url": signalwire_conn.url},
+    }))  # fmt: skip
+    dag = importlib.import_module("example_dags.notify_on_failure").dag
+    run = dag.test(run_conf={"fail": True, "on_call": "+15550001006"})
+    assert run.state == "failed"
+    by_service = {m["service"]: m for m in sandbox_messages(signalwire_conn)}
+    sms, wa = by_service["signalwire"], by_service["whatsapp"]
+    assert sms["to"] == "+15550001006" and wa["to"] == "15550002001"
+    for text in (sms["body"], wa["body"]):
+        assert text.startswith(
+            "Airflow: task load_warehouse failed in DAG notify_on_failure (try 1, run manual__"
+        )
+        assert "Log: http" in text
+
+
+def test_a_successful_run_sends_nothing(airflow_db, signalwire_conn):
+    dag = importlib.import_module("example_dags.notify_on_failure").dag
+    assert dag.test(run_conf={"fail": False}).state == "success"
+    assert sandbox_messages(signalwire_conn) == []

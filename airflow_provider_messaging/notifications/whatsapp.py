@@ -1,0 +1,86 @@
+"""WhatsApp notifications for task callbacks and deadline alerts: free-form text or a template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseNotifier
+
+from ..hooks.whatsapp import WhatsAppHook
+from .signalwire import DEFAULT_FAILURE_TEXT
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ..clients.whatsapp_messages import Message
+
+
+class WhatsAppNotifier(BaseNotifier):
+    """Message someone on WhatsApp when a task fails (or succeeds, retries, misses a deadline).
+
+    Free-form ``text`` reaches people only inside the 24-hour window after they wrote to the
+    business; for on-call alerts that must always arrive, give an approved ``template_name`` (with
+    ``language`` and ``body_parameters``, which are Jinja templates too). A failed send raises,
+    naming the error code and what to do (e.g. 131047: send a template).
+
+    :param to: one E.164 number or a list.
+    :param text: the text (Jinja); default: a failure text naming the DAG, task, try and log URL.
+    :param template_name: send this approved template instead of ``text``.
+    :param language: the template's language code.
+    :param body_parameters: the template's body parameters (list, or dict for named templates).
+    :param whatsapp_conn_id: the WhatsApp connection to use.
+    """
+
+    template_fields = ("to", "text", "template_name", "language", "body_parameters", "whatsapp_conn_id")
+
+    def __init__(
+        self,
+        *,
+        to: str | Sequence[str],
+        text: str | None = None,
+        template_name: str | None = None,
+        language: str = "en_US",
+        body_parameters: Sequence[str] | Mapping[str, str] = (),
+        whatsapp_conn_id: str = WhatsAppHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.to = to
+        self.text = text if text is not None or template_name else DEFAULT_FAILURE_TEXT
+        self.template_name = template_name
+        self.language = language
+        self.body_parameters = body_parameters
+        self.whatsapp_conn_id = whatsapp_conn_id
+
+    def build(self) -> tuple[list[str], Message]:
+        """Recipients and message, checked once for both the sync and the async path."""
+        from ..clients.whatsapp_messages import Template, Text
+        from ..core.phone import normalize_recipients
+
+        recipients = normalize_recipients(self.to, "to")
+        if self.template_name:
+            params = self.body_parameters
+            body = dict(params) if isinstance(params, Mapping) else [str(v) for v in params]
+            return recipients, Template(self.template_name, self.language, body)
+        return recipients, Text(self.text or "")
+
+    def notify(self, context: Context) -> None:
+        recipients, message = self.build()
+        hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
+        try:
+            for number in recipients:
+                result = hook.client.send(number, message)
+                self.log.info("Notified %s on WhatsApp: %s", number, result.message_id)
+        finally:
+            hook.close()
+
+    async def async_notify(self, context: Context) -> None:
+        recipients, message = self.build()
+        async with await WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id).get_async_client() as client:
+            for number in recipients:
+                result = await client.send(number, message)
+                self.log.info("Notified %s on WhatsApp: %s", number, result.message_id)
+
+
+send_whatsapp_notification = WhatsAppNotifier
