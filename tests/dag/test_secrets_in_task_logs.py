@@ -61,8 +61,7 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
     migrate(env)
     with api_server(env, port):
         stdout, stderr = run_in_own_group(
-            [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests/dags'); import secrets_probe as m; "
-             "print('STATE', m.dag.test(use_executor=True).state)"],
+            [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/secrets_probe.py"],
             env, REPO, timeout=300,
         )  # fmt: skip
     assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:]
