@@ -280,10 +280,15 @@ class AsyncWhatsAppCloudClient(_Base):
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
     ) -> None:
         super().__init__(credentials, timeout=timeout, retry_policy=retry_policy)
         self._http = AsyncRetryingHttp(
-            httpx.AsyncClient(transport=transport, **self._client_kwargs()), self.retry_policy, "WhatsApp",
+            httpx.AsyncClient(
+                transport=transport,
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                **self._client_kwargs(),
+            ), self.retry_policy, "WhatsApp",
             _check, self._map_transport,
         )  # fmt: skip
 

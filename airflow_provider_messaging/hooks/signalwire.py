@@ -148,13 +148,18 @@ class SignalWireHook(BaseHook):
         """The blocking REST client (one connection pool per hook)."""
         return self.client
 
-    async def get_async_client(self) -> AsyncSignalWireRestClient:
+    async def get_async_client(
+        self, *, max_connections: int = 100, retry_policy: RetryPolicy | None = None
+    ) -> AsyncSignalWireRestClient:
         """A new async REST client; use it with ``async with``."""
         from ..clients.signalwire_rest import AsyncSignalWireRestClient
 
         settings = await self.aget_settings()
         return AsyncSignalWireRestClient(
-            settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
+            settings.credentials,
+            timeout=self.timeout,
+            retry_policy=retry_policy or self.retry_policy,
+            max_connections=max_connections,
         )
 
     def close(self) -> None:

@@ -137,7 +137,9 @@ class WhatsAppHook(BaseHook):
     def get_conn(self) -> WhatsAppCloudClient:
         return self.client
 
-    async def get_async_client(self) -> AsyncWhatsAppCloudClient:
+    async def get_async_client(
+        self, *, max_connections: int = 100, retry_policy: RetryPolicy | None = None
+    ) -> AsyncWhatsAppCloudClient:
         """A new async client; use it with ``async with``."""
         from ..clients.whatsapp_cloud import AsyncWhatsAppCloudClient
 
@@ -146,7 +148,10 @@ class WhatsAppHook(BaseHook):
                 self.aget_connection, self.whatsapp_conn_id, settings_from_connection, _missing_connection
             )
         return AsyncWhatsAppCloudClient(
-            self.settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
+            self.settings.credentials,
+            timeout=self.timeout,
+            retry_policy=retry_policy or self.retry_policy,
+            max_connections=max_connections,
         )
 
     def templates(self) -> list[TemplateInfo]:

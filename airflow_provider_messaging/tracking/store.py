@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -86,6 +87,24 @@ inbound_messages = Table(
     Column("payload", Text),
 )
 
+send_ledger = Table(
+    "messaging_send_ledger",
+    metadata,
+    Column("key", String(64), primary_key=True),  # digest of task run, recipient and content
+    Column("service", String(32), nullable=False),
+    Column("dag_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("map_index", Integer, nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, accepted, failed, unknown
+    Column("try_number", Integer, nullable=False),
+    Column("message_id", String(255)),
+    Column("error_code", String(32)),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_messaging_send_ledger_task", "dag_id", "task_id", "run_id", "map_index"),
+)
+
 
 def _describe(service: str, code: str) -> str:
     from ..core.signalwire_codes import describe_signalwire_code
@@ -110,7 +129,7 @@ def default_store_url() -> str:
     return f"sqlite:///{home / 'messaging_store.db'}"
 
 
-def _insert(engine: Engine, table: Table) -> Any:
+def insert_for(engine: Engine, table: Table) -> Any:
     if engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif engine.dialect.name == "sqlite":
@@ -186,7 +205,7 @@ class MessageStore:
         with self.engine.begin() as conn:
             for ev in events:
                 inserted = conn.execute(
-                    _insert(self.engine, status_events)
+                    insert_for(self.engine, status_events)
                     .values(
                         fingerprint=ev.fingerprint,
                         service=ev.service,
@@ -206,7 +225,7 @@ class MessageStore:
         return new
 
     def _status_upsert(self, ev: StatusEvent, now: float) -> Any:
-        stmt = _insert(self.engine, message_status).values(
+        stmt = insert_for(self.engine, message_status).values(
             service=ev.service,
             message_id=ev.message_id,
             state=ev.state.value,
@@ -284,7 +303,7 @@ class MessageStore:
         self.ensure_schema()
         with self.engine.begin() as conn:
             result = conn.execute(
-                _insert(self.engine, inbound_messages)
+                insert_for(self.engine, inbound_messages)
                 .values(
                     service=message.service,
                     message_id=message.message_id,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from typing import Any
 
 
-def _end_with_bounded_join(self, join_seconds: float = 15.0) -> None:
+def _end_with_bounded_join(self: Any, join_seconds: float = 15.0) -> None:
     for proc in self.workers.values():
         if proc.is_alive():
             self.activity_queue.put(None)
