@@ -36,6 +36,9 @@ class SignalWireSendMessageOperator(BaseOperator):
     :param from_number: the sender; defaults to the connection's "Default From number".
     :param status_callback: URL that SignalWire calls on every status change.
     :param signalwire_conn_id: the SignalWire connection to use.
+    :param on_unknown: ``"skip"`` (default) or ``"resend"`` a recipient whose send an earlier try
+        lost track of (request sent, no answer).
+    :param force_resend: send again to recipients an earlier try of this task already sent to.
     """
 
     template_fields: Sequence[str] = (
@@ -58,9 +61,13 @@ class SignalWireSendMessageOperator(BaseOperator):
         from_number: str | None = None,
         status_callback: str | None = None,
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        on_unknown: str = "skip",
+        force_resend: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_unknown = on_unknown
+        self.force_resend = force_resend
         self.to = to
         self.body = body
         self.media_urls = media_urls
@@ -85,6 +92,7 @@ class SignalWireSendMessageOperator(BaseOperator):
         from ..core.errors import ConfigurationError
         from ..core.phone import normalize_e164, normalize_recipients
         from ..core.sms import segment_count, validate_content
+        from ..tracking.ledger import open_ledger
 
         recipients = normalize_recipients(self.to, "to")
         body, media = validate_content(self.body, self.media_urls)
@@ -103,10 +111,24 @@ class SignalWireSendMessageOperator(BaseOperator):
             self.log.info("Sent to %s: sid=%s status=%s", recipient, message.sid, message.status)
             return message
 
-        outcome = send_to_each(recipients, send_one, self.log, lambda sent: self._push_summary(context, sent))
+        ledger = open_ledger(
+            context,
+            "signalwire",
+            {"from": sender, "body": body, "media": media},
+            force_resend=self.force_resend,
+            on_unknown=self.on_unknown,
+        )
+        outcome = send_to_each(
+            recipients,
+            send_one,
+            lambda message: message.sid,
+            self.log,
+            lambda sent: self._push_summary(context, sent),
+            ledger,
+        )
         self._push_summary(context, outcome.sent)
         outcome.raise_for_refused(len(recipients))
-        return [message.sid for message in outcome.sent]
+        return [message.sid for message in outcome.sent] + [mid for _, mid in outcome.already_sent if mid]
 
     def _push_summary(self, context: Context, sent: list[SignalWireMessage]) -> None:
         ti = context.get("ti") if context else None

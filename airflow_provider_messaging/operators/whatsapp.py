@@ -37,9 +37,13 @@ class _WhatsAppSendBase(BaseOperator):
         reply_to: str | None = None,
         correlation_id: str | None = None,
         whatsapp_conn_id: str = WhatsAppHook.default_conn_name,
+        on_unknown: str = "skip",
+        force_resend: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_unknown = on_unknown
+        self.force_resend = force_resend
         self.to = to
         self.reply_to = reply_to
         self.correlation_id = correlation_id
@@ -58,6 +62,7 @@ class _WhatsAppSendBase(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         from ..core.phone import normalize_recipients
         from ..task_errors import fail_permanently_on_permanent_errors
+        from ..tracking.ledger import open_ledger
 
         with fail_permanently_on_permanent_errors():
             try:
@@ -79,12 +84,24 @@ class _WhatsAppSendBase(BaseOperator):
                     )
                     return result
 
+                ledger = open_ledger(
+                    context,
+                    "whatsapp",
+                    {"message": message.type, "content": message.content(), "reply_to": self.reply_to},
+                    force_resend=self.force_resend,
+                    on_unknown=self.on_unknown,
+                )
                 outcome = send_to_each(
-                    recipients, send_one, self.log, lambda sent: self._push_summary(context, sent)
+                    recipients,
+                    send_one,
+                    lambda result: result.message_id,
+                    self.log,
+                    lambda sent: self._push_summary(context, sent),
+                    ledger,
                 )
                 self._push_summary(context, outcome.sent)
                 outcome.raise_for_refused(len(recipients))
-                return [r.message_id for r in outcome.sent]
+                return [r.message_id for r in outcome.sent] + [mid for _, mid in outcome.already_sent if mid]
             finally:
                 self.hook.close()
 
@@ -111,6 +128,9 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
     :param reply_to: a wamid to quote (reply context).
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
     :param whatsapp_conn_id: the WhatsApp connection to use.
+    :param on_unknown: ``"skip"`` (default) or ``"resend"`` a recipient whose send an earlier try
+        lost track of (request sent, no answer).
+    :param force_resend: send again to recipients an earlier try of this task already sent to.
     """
 
     template_fields: Sequence[str] = (
@@ -171,6 +191,9 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
     :param header_media: a media header, e.g. ``{"type": "document", "link": "https://.../a.pdf"}``.
     :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 1, "value": "7781"}]``.
     :param check_template: set False to skip the pre-flight check.
+
+    Inside a task run every send is recorded in the send ledger: a retry sends only to the
+    recipients not yet sent (``on_unknown`` and ``force_resend`` as for the message operator).
     """
 
     template_fields: Sequence[str] = (

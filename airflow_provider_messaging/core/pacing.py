@@ -1,0 +1,82 @@
+"""Pacing for broadcasts: a steady rate per sender, spacing per recipient, and backing off on 429.
+
+Sends are handed out on a fixed schedule (one slot every ``1 / rate`` seconds) rather than in
+bursts, so the achieved rate stays at the configured one over any window and the service never
+sees a spike. When the service says "slow down" (429 or a rate-limit code) every sender pauses for
+the ``Retry-After`` it gave and the rate drops by half, then climbs back step by step while no
+further limit is hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+
+
+class Pacer:
+    """Hands out send slots at ``rate`` per second; one pacer per sending number."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        recipient_interval: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        recovery_after: float = 5.0,
+    ) -> None:
+        if rate is not None and not 0 < rate <= MAX_RATE:
+            raise ValueError(f"rate must be between 0 and {MAX_RATE:g} messages per second, got {rate}")
+        self.rate = rate  # None: no pacing (benchmarks, sandboxes)
+        self.recipient_interval = recipient_interval
+        self._clock = clock
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._factor = 1.0  # share of the configured rate in use after slow-downs
+        self._last_limit = -1e9
+        self._recovery_after = recovery_after
+        self._last_to: dict[str, float] = {}
+        self.slow_downs = 0
+
+    @property
+    def current_rate(self) -> float | None:
+        return None if self.rate is None else self.rate * self._factor
+
+    def _recover(self, now: float) -> None:
+        if self._factor < 1.0 and now - self._last_limit >= self._recovery_after:
+            self._factor = min(1.0, self._factor * 1.25)
+            self._last_limit = now - self._recovery_after / 2  # next step after half the quiet time
+
+    def reserve(self, recipient: str | None = None) -> float:
+        """Book the next slot; returns how many seconds to wait before sending."""
+        now = self._clock()
+        self._recover(now)
+        start = max(now, self._paused_until)
+        if self.rate is not None:
+            start = max(start, self._next_slot)
+            self._next_slot = start + 1.0 / (self.rate * self._factor)
+        if recipient is not None and self.recipient_interval > 0:
+            start = max(start, self._last_to.get(recipient, -1e9) + self.recipient_interval)
+            self._last_to[recipient] = start
+            if len(self._last_to) > 10_000:  # forget recipients whose spacing has passed
+                horizon = now - self.recipient_interval
+                self._last_to = {k: v for k, v in self._last_to.items() if v > horizon}
+        return max(0.0, start - now)
+
+    async def wait(self, recipient: str | None = None) -> None:
+        delay = self.reserve(recipient)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def slow_down(self, retry_after: float | None) -> float:
+        """The service asked to slow down: pause everyone and halve the rate. Returns the pause."""
+        now = self._clock()
+        pause = 1.0 if retry_after is None else min(max(retry_after, 0.0), 300.0)
+        self._paused_until = max(self._paused_until, now + pause)
+        self._next_slot = max(self._next_slot, self._paused_until)
+        self._factor = max(0.05, self._factor / 2)
+        self._last_limit = now + pause
+        self.slow_downs += 1
+        return pause

@@ -1,0 +1,485 @@
+"""Broadcast operators: one message per row of a list, an XCom or a CSV file, paced and never twice.
+
+Both services share :mod:`airflow_provider_messaging.broadcast.engine` (streaming, pacing, ledger,
+report); the classes here only say how a row becomes a message and how it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from ..hooks.signalwire import SignalWireHook
+from ..hooks.whatsapp import WhatsAppHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ..broadcast.engine import BroadcastEngine, PreparedSend
+    from ..broadcast.report import BroadcastReport
+    from ..broadcast.rows import Row
+    from ..clients.whatsapp_messages import Template
+    from ..clients.whatsapp_templates import TemplateInfo
+
+
+def fill(text: str, row: Mapping[str, Any], field: str, number: int) -> str:
+    """``text`` with ``{column}`` placeholders taken from the row (Jinja's ``{{ }}`` is already rendered)."""
+    try:
+        return text.format_map(row)
+    except KeyError as exc:
+        from ..core.errors import ValidationError
+
+        columns = ", ".join(map(str, row)) or "none"
+        raise ValidationError(
+            f"{field} (row {number})",
+            f"uses placeholder {{{exc.args[0]}}} but the row has no such column (columns: {columns})",
+            "Add the column to the recipients or fix the placeholder",
+        ) from None
+    except (ValueError, IndexError) as exc:
+        from ..core.errors import ValidationError
+
+        raise ValidationError(
+            field, f"is not a valid placeholder text: {exc}", "Write placeholders as {column}"
+        ) from None
+
+
+class _BroadcastOperator(BaseOperator):
+    """What both broadcast operators share; see the service classes for the parameters."""
+
+    service = ""
+    default_rate: float | None = None
+    recipient_interval = 0.0
+
+    def __init__(
+        self,
+        *,
+        recipients: Iterable[Any] | str | None = None,
+        csv_path: str | None = None,
+        to_column: str = "to",
+        rate: float | None = None,
+        concurrency: int | None = None,
+        on_unknown: str = "skip",
+        force_resend: bool = False,
+        progress_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if on_unknown not in ("skip", "resend"):
+            raise ValueError(f"on_unknown must be 'skip' or 'resend', got {on_unknown!r}")
+        self.recipients = recipients
+        self.csv_path = csv_path
+        self.to_column = to_column
+        self.rate = rate
+        self.concurrency = concurrency
+        self.on_unknown = on_unknown
+        self.force_resend = force_resend
+        self.progress_interval = progress_interval
+
+    # service faces fill these in
+    def prepare_row(self, row: Row) -> PreparedSend[Any]:
+        raise NotImplementedError
+
+    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
+        raise NotImplementedError
+
+    def before_sending(self) -> None:
+        """Checks that need the service, run once before the first send."""
+
+    def recipient(self, row: Row) -> str:
+        from ..core.phone import normalize_e164
+
+        return normalize_e164(row.values.get(self.to_column), f"{self.to_column} (row {row.number})")
+
+    @property
+    def effective_rate(self) -> float | None:
+        return self.rate if self.rate is not None else self.default_rate
+
+    def execute(self, context: Context) -> list[str]:
+        from ..broadcast.engine import BroadcastEngine, BroadcastStopped
+        from ..broadcast.rows import count_rows, iter_rows
+        from ..core.pacing import Pacer
+        from ..task_errors import fail_permanently_on_permanent_errors
+        from ..tracking.ledger import LedgerScope, SendLedger, content_digest
+        from ..tracking.store import MessageStore
+
+        with fail_permanently_on_permanent_errors():
+            self.before_sending()
+        rate = self.effective_rate
+        concurrency = self.concurrency or (32 if rate is None else min(64, max(4, int(rate // 2))))
+        scope = LedgerScope.from_context(context, self.service)
+        ledger = None
+        if scope is not None:
+            store = MessageStore()
+            ledger = SendLedger(
+                store, scope, force_resend=self.force_resend, resend_unknown=self.on_unknown == "resend"
+            )
+            self.log.info("Send ledger: %s (try %d)", store.describe(), scope.try_number)
+        else:
+            self.log.warning("No task instance in the context: sends are not recorded in the ledger")
+        try:
+            total = count_rows(self.recipients, self.csv_path)
+        except OSError as exc:
+            raise FileNotFoundError(f"csv_path: cannot read {self.csv_path!r}: {exc}") from None
+        engine: BroadcastEngine[Any] = BroadcastEngine(
+            prepare=self.prepare_row,
+            send=self._not_bound,
+            key_for=(lambda item: scope.key(item.recipient, content_digest(item.content))) if scope else None,
+            ledger=ledger,
+            pacer=Pacer(rate, recipient_interval=self.recipient_interval),
+            concurrency=concurrency,
+            total=total,
+            progress_interval=self.progress_interval,
+            to_column=self.to_column,
+            logger=self.log,
+        )
+        self.log.info(
+            "Broadcasting to %s row(s) at %s, %d at a time",
+            "?" if total is None else total,
+            "no rate limit" if rate is None else f"{rate:g} msg/s",
+            concurrency,
+        )
+        rows = iter_rows(self.recipients, self.csv_path, to_column=self.to_column)
+        try:
+            report = asyncio.run(self.run_engine(engine, rows))
+        except BroadcastStopped as stopped:
+            self._publish(context, stopped.report)
+            with fail_permanently_on_permanent_errors():
+                raise stopped.cause from None
+        self._publish(context, report)
+        if report.retryable_failed:
+            from airflow.sdk.exceptions import AirflowException
+
+            raise AirflowException(
+                f"{report.retryable_failed} recipient(s) could not be sent to because the service was "
+                "unavailable or kept rate limiting; a retry of this task sends only to them (the ledger "
+                "skips everyone already sent)."
+            )
+        return report.message_ids
+
+    @staticmethod
+    async def _not_bound(item: PreparedSend[Any]) -> str:
+        raise RuntimeError("run_engine must bind engine.send to a client")
+
+    def _publish(self, context: Context, report: BroadcastReport) -> None:
+        self.log.info("Broadcast done: %s", report.summary())
+        if report.failed_by_code:
+            self.log.info("Failed by error code: %s", dict(report.failed_by_code))
+        if report.unknown:
+            self.log.warning(
+                "%d send(s) have an unknown outcome and were not resent (XCom 'report' lists them); "
+                "check the service's message log, or rerun with on_unknown='resend'",
+                report.unknown,
+            )
+        ti = context.get("ti") if context else None
+        if ti is not None:
+            ti.xcom_push(key="report", value=report.as_xcom())
+
+
+class SignalWireBroadcastOperator(_BroadcastOperator):
+    """Send an SMS/MMS to every row of a list, an XCom or a CSV file, at the sender's rate, once each.
+
+    Each row is a number or a mapping with a ``to`` column and any columns the body uses: ``body``
+    may hold ``{column}`` placeholders, e.g. ``"Hi {name}, your code is {code}"`` (Jinja templating
+    runs first, once for the task). Rows with a bad number, a missing column or a body over 1,600
+    characters are reported and skipped; the others are sent.
+
+    Sends are paced to ``rate`` messages per second (default 4, the US 10DLC per-number rate;
+    SignalWire queues what goes over the account's MPS, up to 10,000 messages). Every accepted
+    send is recorded in the send ledger, so a retry of the task sends only to the rest; a request
+    whose outcome is unknown (sent, no answer) is not resent unless ``on_unknown="resend"``.
+
+    Returns (XCom ``return_value``) the message ids, for
+    :class:`~airflow_provider_messaging.sensors.signalwire.SignalWireMessageSensor`; XCom ``report``
+    holds the counts (accepted, already sent, invalid, failed by error code, unknown) and examples.
+
+    :param recipients: numbers or row mappings: a list, a comma-separated string or an XCom.
+    :param csv_path: a CSV file with a header line, read row by row (instead of ``recipients``).
+    :param body: the text, with optional ``{column}`` placeholders.
+    :param media_urls: up to 8 http(s) URLs (MMS); placeholders allowed too.
+    :param from_number: the sender; defaults to the connection's "Default From number".
+    :param status_callback: URL SignalWire calls on every status change.
+    :param to_column: the column holding the number (default ``to``).
+    :param rate: messages per second for this sender (up to 1,000).
+    :param concurrency: requests in flight at once (default: half the rate, 4 to 64).
+    :param on_unknown: ``"skip"`` (default) or ``"resend"`` sends whose outcome an earlier try lost.
+    :param force_resend: send again to recipients an earlier try already sent to.
+    :param progress_interval: seconds between progress lines in the task log.
+    """
+
+    service = "signalwire"
+    default_rate = 4.0
+    template_fields: Sequence[str] = (
+        "recipients", "csv_path", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id",
+    )  # fmt: skip
+    template_fields_renderers = {"body": "txt", "recipients": "json"}
+    ui_color = "#f0e4ec"
+
+    def __init__(
+        self,
+        *,
+        body: str | None = None,
+        media_urls: Sequence[str] | None = None,
+        from_number: str | None = None,
+        status_callback: str | None = None,
+        signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.body = body
+        self.media_urls = media_urls
+        self.from_number = from_number
+        self.status_callback = status_callback
+        self.signalwire_conn_id = signalwire_conn_id
+        self._sender = ""
+
+    def before_sending(self) -> None:
+        from ..core.errors import ConfigurationError, ValidationError
+        from ..core.phone import normalize_e164
+
+        if not self.body and not self.media_urls:
+            raise ValidationError("body", "neither a body nor media_urls given", "Pass body= or media_urls=")
+        self.hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+        sender = self.from_number or self.hook.settings.from_number
+        if not sender:
+            raise ConfigurationError(
+                "from_number: no sender given. Pass from_number= or set 'Default From number' on connection "
+                f"{self.signalwire_conn_id!r}."
+            )
+        self._sender = normalize_e164(sender, "from_number")
+
+    def prepare_row(self, row: Row) -> PreparedSend[Any]:
+        from ..broadcast.engine import PreparedSend
+        from ..core.sms import validate_content
+
+        to = self.recipient(row)
+        body = fill(self.body, row.values, "body", row.number) if self.body else None
+        media = [fill(url, row.values, "media_urls", row.number) for url in self.media_urls or ()]
+        body, media = validate_content(body, media)
+        content = {"from": self._sender, "body": body, "media": media}
+        return PreparedSend(row.number, to, content, (body, media))
+
+    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
+        from ..core.retry import NO_RETRIES
+
+        client = await self.hook.get_async_client(max_connections=engine.concurrency, retry_policy=NO_RETRIES)
+        async with client:
+
+            async def send(item: PreparedSend[Any]) -> str:
+                body, media = item.payload
+                message = await client.create_message(
+                    item.recipient, self._sender, body, media, self.status_callback
+                )
+                return message.sid
+
+            engine.send = send
+            return await engine.run(rows)
+
+
+class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
+    """Send an approved WhatsApp template to every row of a list, an XCom or a CSV file, once each.
+
+    Each row is a number or a mapping with a ``to`` column and the row's parameters:
+
+    - a ``parameters`` value (a list for positional templates, a mapping for named ones), as in
+      rows from an XCom; or
+    - columns: ``parameter_columns=["name", "amount"]`` takes positional parameters from those
+      columns; for a named template the columns named after its parameters are used by default;
+    - optional ``template_name`` and ``language`` columns send another template to that row.
+
+    Before the first send (with a WABA id on the connection) the template is checked: it exists,
+    is APPROVED, and each row's parameters match it; a row that does not match is reported and
+    skipped, a missing or paused template stops the task before anything is sent.
+
+    Pacing: ``rate`` messages per second (default 80, WhatsApp's standard throughput per number;
+    up to 1,000) and at most one message per 6 seconds to the same user (the pair rate limit).
+
+    Returns the wamids (XCom ``return_value``), for
+    :class:`~airflow_provider_messaging.sensors.whatsapp.WhatsAppMessageSensor`; XCom ``report``
+    holds the counts. Retries send only to recipients not yet sent (the send ledger).
+
+    :param recipients: numbers or row mappings: a list, a comma-separated string or an XCom.
+    :param csv_path: a CSV file with a header line, read row by row (instead of ``recipients``).
+    :param template_name: the template's name.
+    :param language: its language code, exactly as approved (``en_US``, ``de``...).
+    :param parameter_columns: the columns giving positional parameters, in order; or a mapping from
+        parameter name to column for named templates.
+    :param header_text: the header's text parameter; ``{column}`` placeholders allowed.
+    :param header_media: a media header, e.g. ``{"type": "document", "link": "https://.../a.pdf"}``.
+    :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 0, "value": "{order}"}]``.
+    :param check_template: set False to skip the pre-flight check.
+    :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
+    """
+
+    service = "whatsapp"
+    default_rate = 80.0
+    recipient_interval = 6.0
+    template_fields: Sequence[str] = (
+        "recipients", "csv_path", "template_name", "language", "parameter_columns", "header_text",
+        "header_media", "buttons", "correlation_id", "whatsapp_conn_id",
+    )  # fmt: skip
+    template_fields_renderers = {"recipients": "json", "header_media": "json", "buttons": "json"}
+    ui_color = "#dcf8c6"
+
+    def __init__(
+        self,
+        *,
+        template_name: str,
+        language: str,
+        parameter_columns: Sequence[str] | Mapping[str, str] | None = None,
+        header_text: str | None = None,
+        header_media: Mapping[str, Any] | None = None,
+        buttons: Sequence[Mapping[str, Any]] = (),
+        check_template: bool = True,
+        correlation_id: str | None = None,
+        whatsapp_conn_id: str = WhatsAppHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.template_name = template_name
+        self.language = language
+        self.parameter_columns = parameter_columns
+        self.header_text = header_text
+        self.header_media = header_media
+        self.buttons = buttons
+        self.check_template = check_template
+        self.correlation_id = correlation_id
+        self.whatsapp_conn_id = whatsapp_conn_id
+        self._templates: dict[tuple[str, str], TemplateInfo] | None = None
+        self._correlation: str | None = None
+
+    def execute(self, context: Context) -> list[str]:
+        from .whatsapp import default_correlation
+
+        self._correlation = self.correlation_id or default_correlation(context)
+        return super().execute(context)
+
+    def before_sending(self) -> None:
+        from ..clients.whatsapp_templates import check_template, find_template
+
+        self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
+        if not self.check_template:
+            return
+        if not self.hook.settings.waba_id:
+            self.log.warning(
+                "No WABA id on connection %r: templates are not checked before sending", self.whatsapp_conn_id
+            )
+            return
+        templates = self.hook.templates()
+        self.hook.close()
+        self._templates = {(t.name, t.language): t for t in templates}
+        info = find_template(templates, self.template_name, self.language)  # missing: stop before sending
+        if info.status != "APPROVED":
+            from ..clients.whatsapp_messages import Template
+
+            check_template(Template(info.name, info.language), info)  # raises: names the status
+        self.log.info("Template %s (%s) is %s", info.name, info.language, info.status)
+
+    def _parameters(self, info: TemplateInfo | None, row: Row) -> list[str] | dict[str, str]:
+        values = row.values
+        given = values.get("parameters")
+        if isinstance(given, Mapping):
+            return {str(k): str(v) for k, v in given.items()}
+        if isinstance(given, Sequence) and not isinstance(given, str):
+            return [str(v) for v in given]
+        columns = self.parameter_columns
+        if isinstance(columns, Mapping):
+            return {name: self._column(row, column) for name, column in columns.items()}
+        if columns:
+            return [self._column(row, column) for column in columns]
+        if info is not None and info.parameter_format == "NAMED":
+            return {name: self._column(row, name) for name in info.body_placeholders()}
+        if info is not None and info.body_placeholders():
+            from ..core.errors import ValidationError
+
+            raise ValidationError(
+                "parameter_columns",
+                f"template {info.name!r} takes {len(info.body_placeholders())} positional parameter(s) "
+                "and no columns were named for them",
+                "Pass parameter_columns=[...] or give each row a 'parameters' list",
+            )
+        return []
+
+    @staticmethod
+    def _column(row: Row, column: str) -> str:
+        value = row.values.get(column)
+        if value is None or str(value).strip() == "":
+            from ..core.errors import ValidationError
+
+            raise ValidationError(
+                f"{column} (row {row.number})", "is missing or empty", "Fill the column for this row"
+            )
+        return str(value)
+
+    def _template_for(self, info: TemplateInfo | None, row: Row) -> Template:
+        from ..clients.whatsapp_messages import Media, Template, TemplateButton
+        from ..core.errors import ValidationError
+
+        values, number = row.values, row.number
+        media = None
+        if self.header_media:
+            media = Media(
+                str(self.header_media.get("type", "")),
+                self.header_media.get("link"),
+                self.header_media.get("id"),
+                filename=self.header_media.get("filename"),
+            )
+        try:
+            buttons = [
+                TemplateButton(
+                    str(b["sub_type"]), int(b["index"]), fill(str(b["value"]), values, "buttons", number)
+                )
+                for b in self.buttons
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(
+                "buttons",
+                "each button needs sub_type, index and value",
+                "e.g. {'sub_type': 'url', 'index': 0}",
+            ) from None
+        header = fill(self.header_text, values, "header_text", number) if self.header_text else None
+        name = str(values.get("template_name") or self.template_name)
+        language = str(values.get("language") or self.language)
+        return Template(name, language, self._parameters(info, row), header, media, buttons)
+
+    def prepare_row(self, row: Row) -> PreparedSend[Any]:
+        from ..broadcast.engine import PreparedSend
+        from ..clients.whatsapp_templates import check_template
+        from ..core.errors import TemplateError, ValidationError
+
+        to = self.recipient(row)
+        name = str(row.values.get("template_name") or self.template_name)
+        language = str(row.values.get("language") or self.language)
+        info = None
+        if self._templates is not None:
+            info = self._templates.get((name, language))
+            if info is None:
+                raise ValidationError(
+                    f"template_name (row {row.number})",
+                    f"template {name!r} in {language!r} does not exist in this WhatsApp Business Account",
+                    "Fix the row's template_name/language or create the template",
+                )
+        template = self._template_for(info, row)
+        if info is not None:
+            try:
+                check_template(template, info)
+            except TemplateError as exc:
+                raise ValidationError(f"parameters (row {row.number})", str(exc), "Fix the row") from None
+        return PreparedSend(row.number, to, {"template": template.content()}, template)
+
+    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
+        from ..core.retry import NO_RETRIES
+
+        client = await self.hook.get_async_client(max_connections=engine.concurrency, retry_policy=NO_RETRIES)
+        async with client:
+
+            async def send(item: PreparedSend[Any]) -> str:
+                result = await client.send(item.recipient, item.payload, callback_data=self._correlation)
+                return result.message_id
+
+            engine.send = send
+            return await engine.run(rows)

@@ -1,0 +1,248 @@
+"""The send ledger: each recipient of a task run gets a given message once, across retries and crashes.
+
+Before a send, its key (task run + recipient + content digest) is *claimed* with an atomic insert;
+after the service answers, the outcome is recorded. A later try of the same task finds:
+
+- ``accepted``: skipped, and its message id reused (the recipient already has it);
+- ``pending`` (claimed, no outcome: the worker died mid-request) or ``unknown`` (the request left
+  but no answer came back): skipped, because a resend could message the recipient twice, unless
+  the operator asks for ``on_unknown="resend"``;
+- ``failed`` (the service refused or was unavailable): sent again.
+
+``force_resend`` sends again what an earlier try sent. Within one try a key is never sent twice, so
+a recipient listed twice with the same content gets one message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, update
+
+from .store import MessageStore, insert_for, send_ledger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+PENDING, ACCEPTED, FAILED, UNKNOWN = "pending", "accepted", "failed", "unknown"
+SEND, ALREADY_SENT, OUTCOME_UNKNOWN = "send", "already_sent", "unknown"
+
+
+@dataclass(frozen=True)
+class LedgerScope:
+    """The task run a ledger entry belongs to."""
+
+    service: str
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int
+    try_number: int
+
+    @classmethod
+    def from_context(cls, context: Context | None, service: str) -> LedgerScope | None:
+        ti = context.get("ti") if context else None
+        names = [getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id")]
+        if not all(names):  # not a task run (a callback test, a script)
+            return None
+        return cls(
+            service=service,
+            dag_id=str(names[0]),
+            task_id=str(names[1]),
+            run_id=str(names[2]),
+            map_index=_int(getattr(ti, "map_index", None), -1),
+            try_number=_int(getattr(ti, "try_number", None), 1),
+        )
+
+    def key(self, recipient: str, digest: str) -> str:
+        raw = "\x1f".join(
+            (self.service, self.dag_id, self.task_id, self.run_id, str(self.map_index), recipient, digest)
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _int(value: Any, default: int) -> int:
+    return default if value is None else int(value)
+
+
+def content_digest(content: Any) -> str:
+    """A stable digest of what is sent (JSON-able), so changed content counts as a new message."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # SEND, ALREADY_SENT or OUTCOME_UNKNOWN
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    state: str  # ACCEPTED, FAILED or UNKNOWN
+    message_id: str | None = None
+    error_code: str | None = None
+
+
+class SendLedger:
+    def __init__(
+        self,
+        store: MessageStore,
+        scope: LedgerScope,
+        *,
+        force_resend: bool = False,
+        resend_unknown: bool = False,
+    ) -> None:
+        self.store = store
+        self.scope = scope
+        self.force_resend = force_resend
+        self.resend_unknown = resend_unknown
+
+    def claim(self, items: Sequence[tuple[str, str]]) -> dict[str, Decision]:
+        """Claim ``(key, recipient)`` pairs in one transaction; says per key whether to send."""
+        self.store.ensure_schema()
+        if not items:
+            return {}
+        s, now = self.scope, time.time()
+        rows = [
+            {
+                "key": key, "service": s.service, "dag_id": s.dag_id, "task_id": s.task_id,
+                "run_id": s.run_id, "map_index": s.map_index, "recipient": recipient[:64],
+                "state": PENDING, "try_number": s.try_number, "updated_at": now,
+            }
+            for key, recipient in dict(items).items()
+        ]  # fmt: skip
+        decisions: dict[str, Decision] = {}
+        c = send_ledger.c
+        with self.store.engine.begin() as conn:
+            inserted = conn.execute(
+                insert_for(self.store.engine, send_ledger)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(c.key)
+            )
+            for (key,) in inserted:
+                decisions[key] = Decision(SEND)
+            taken = [row["key"] for row in rows if row["key"] not in decisions]
+            if not taken:
+                return decisions
+            existing = conn.execute(
+                select(c.key, c.state, c.try_number, c.message_id).where(c.key.in_(taken))
+            ).all()
+            for key, state, try_number, message_id in existing:
+                decision = self._decide(state, try_number, message_id)
+                if decision.action == SEND:
+                    # take it over only if nobody else did since we looked
+                    changed = conn.execute(
+                        update(send_ledger)
+                        .where(and_(c.key == key, c.state == state, c.try_number == try_number))
+                        .values(state=PENDING, try_number=s.try_number, message_id=None,
+                                error_code=None, updated_at=now)
+                    ).rowcount  # fmt: skip
+                    decision = decision if changed == 1 else Decision(OUTCOME_UNKNOWN)
+                decisions[key] = decision
+        return decisions
+
+    def _decide(self, state: str, try_number: int, message_id: str | None) -> Decision:
+        earlier_try = try_number < self.scope.try_number
+        if state == ACCEPTED:
+            return Decision(SEND) if self.force_resend and earlier_try else Decision(ALREADY_SENT, message_id)
+        if state == FAILED:
+            return Decision(SEND) if earlier_try else Decision(ALREADY_SENT)
+        # PENDING or UNKNOWN: the request may have reached the service
+        if earlier_try and (self.resend_unknown or self.force_resend):
+            return Decision(SEND)
+        return Decision(OUTCOME_UNKNOWN)
+
+    def record(self, outcomes: Iterable[Outcome]) -> None:
+        """Store what the service said, in one transaction."""
+        params = [
+            {
+                "k": o.key,
+                "state": o.state,
+                "message_id": o.message_id,
+                "error_code": o.error_code,
+                "updated_at": time.time(),
+            }
+            for o in outcomes
+        ]
+        if not params:
+            return
+        from sqlalchemy import bindparam
+
+        c = send_ledger.c
+        stmt = (
+            update(send_ledger)
+            .where(c.key == bindparam("k"))
+            .values(
+                state=bindparam("state"),
+                message_id=bindparam("message_id"),
+                error_code=bindparam("error_code"),
+                updated_at=bindparam("updated_at"),
+            )
+        )
+        with self.store.engine.begin() as conn:
+            conn.execute(stmt, params)
+
+    def counts(self) -> dict[str, int]:
+        """Entries of this task run per state (all tries)."""
+        self.store.ensure_schema()
+        from sqlalchemy import func
+
+        c, s = send_ledger.c, self.scope
+        query = (
+            select(c.state, func.count())
+            .where(c.dag_id == s.dag_id, c.task_id == s.task_id, c.run_id == s.run_id)
+            .where(c.map_index == s.map_index, c.service == s.service)
+            .group_by(c.state)
+        )
+        with self.store.engine.connect() as conn:
+            return {state: int(n) for state, n in conn.execute(query).all()}
+
+
+class TaskLedger:
+    """The ledger as one task run's operator uses it: keys from the recipient and a content digest."""
+
+    def __init__(self, ledger: SendLedger, content: Any) -> None:
+        self.ledger = ledger
+        self.digest = content_digest(content)
+
+    def key(self, recipient: str, content: Any | None = None) -> str:
+        digest = self.digest if content is None else content_digest(content)
+        return self.ledger.scope.key(recipient, digest)
+
+    def claim_one(self, recipient: str) -> tuple[str, Decision]:
+        key = self.key(recipient)
+        return key, self.ledger.claim([(key, recipient)])[key]
+
+    def record_one(
+        self, key: str, state: str, message_id: str | None = None, code: str | None = None
+    ) -> None:
+        self.ledger.record([Outcome(key, state, message_id, code)])
+
+
+def open_ledger(
+    context: Context | None,
+    service: str,
+    content: Any,
+    *,
+    force_resend: bool = False,
+    on_unknown: str = "skip",
+    store: MessageStore | None = None,
+) -> TaskLedger | None:
+    """The ledger for the task run in ``context``; None outside a task run (nothing to dedupe against)."""
+    if on_unknown not in ("skip", "resend"):
+        raise ValueError(f"on_unknown must be 'skip' or 'resend', got {on_unknown!r}")
+    scope = LedgerScope.from_context(context, service)
+    if scope is None:
+        return None
+    ledger = SendLedger(
+        store or MessageStore(), scope, force_resend=force_resend, resend_unknown=on_unknown == "resend"
+    )
+    return TaskLedger(ledger, content)

@@ -1,0 +1,168 @@
+"""The broadcast engine with a fake service: retries, ledger, Retry-After, stops and the report."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_messaging.broadcast.engine import BroadcastEngine, BroadcastStopped, PreparedSend
+from airflow_provider_messaging.broadcast.rows import Row, iter_rows
+from airflow_provider_messaging.core.errors import (
+    AuthenticationError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    RecipientError,
+    ServiceUnavailableError,
+    ValidationError,
+)
+from airflow_provider_messaging.core.pacing import Pacer
+from airflow_provider_messaging.core.phone import normalize_e164
+from airflow_provider_messaging.core.retry import RetryPolicy
+from airflow_provider_messaging.tracking.ledger import LedgerScope, SendLedger, content_digest
+from airflow_provider_messaging.tracking.store import MessageStore
+
+NUMBERS = [f"+1555000{n:04d}" for n in range(1, 41)]
+
+
+class FakeService:
+    """Answers per recipient from a script; remembers every request."""
+
+    def __init__(self, script=None):
+        self.script = dict(script or {})
+        self.requests: list[str] = []
+
+    async def send(self, item: PreparedSend) -> str:
+        self.requests.append(item.recipient)
+        answer = self.script.get(item.recipient)
+        if isinstance(answer, list):
+            answer = answer.pop(0) if answer else None
+        if isinstance(answer, Exception):
+            raise answer
+        return f"id-{item.recipient}-{len(self.requests)}"
+
+
+def prepare(row: Row) -> PreparedSend:
+    to = normalize_e164(row.values.get("to"), f"to (row {row.number})")
+    return PreparedSend(row.number, to, {"body": "hi"}, None)
+
+
+@pytest.fixture
+def ledger_store(tmp_path):
+    store = MessageStore(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the engine's and pacer's sleeps instead of waiting."""
+    recorded: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds, *args, **kwargs):
+        recorded.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr("airflow_provider_messaging.broadcast.engine.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("airflow_provider_messaging.core.pacing.asyncio.sleep", fake_sleep)
+    return recorded
+
+
+def engine(service, store=None, try_number=1, **kw):
+    ledger = None
+    key_for = None
+    if store is not None:
+        scope = LedgerScope("signalwire", "d", "t", "r", -1, try_number)
+        ledger = SendLedger(store, scope, resend_unknown=kw.pop("resend_unknown", False))
+        key_for = lambda item: scope.key(item.recipient, content_digest(item.content))  # noqa: E731
+    kw.setdefault("retry_policy", RetryPolicy(max_attempts=3, initial_backoff=0.01))
+    return BroadcastEngine(prepare=prepare, send=service.send, key_for=key_for, ledger=ledger, **kw)
+
+
+def run(eng, rows):
+    return asyncio.run(eng.run(iter_rows(rows)))
+
+
+def test_every_row_is_accounted_for(ledger_store, sleeps):
+    service = FakeService({NUMBERS[1]: RecipientError("opted out", code="21610"),
+                           NUMBERS[2]: OutcomeUnknownError("no answer")})  # fmt: skip
+    report = run(engine(service, ledger_store, concurrency=4), [*NUMBERS[:10], "12", {"x": 1}, 7])
+    assert (report.rows, report.accepted, report.failed, report.unknown, report.invalid) == (13, 8, 1, 1, 3)
+    assert report.failed_by_code == {"21610": 1}
+    assert [r["row"] for r in report.invalid_rows] == [11, 12, 13]
+    assert "no country code" in report.invalid_rows[0]["error"]
+    assert report.unknown_recipients == [NUMBERS[2]]
+    assert len(report.message_ids) == 8
+
+
+def test_a_retry_after_a_partial_broadcast_sends_only_to_the_rest(ledger_store, sleeps):
+    down = ServiceUnavailableError("503")
+    first = FakeService({n: [down, down, down] for n in NUMBERS[20:]})  # half never got through
+    report1 = run(engine(first, ledger_store, concurrency=8), NUMBERS)
+    assert (report1.accepted, report1.retryable_failed) == (20, 20)
+
+    second = FakeService()
+    report2 = run(engine(second, ledger_store, try_number=2, concurrency=8), NUMBERS)
+    assert sorted(second.requests) == NUMBERS[20:]
+    assert (report2.accepted, report2.already_sent, report2.failed) == (20, 20, 0)
+    assert set(report2.message_ids) >= set(report1.message_ids)  # ids for the sensor cover everyone
+
+
+def test_unknown_outcomes_are_not_resent_unless_asked(ledger_store, sleeps):
+    first = FakeService({NUMBERS[0]: OutcomeUnknownError("timeout after sending")})
+    run(engine(first, ledger_store), NUMBERS[:3])
+    second = FakeService()
+    report = run(engine(second, ledger_store, try_number=2), NUMBERS[:3])
+    assert second.requests == [] and (report.unknown, report.already_sent) == (1, 2)
+    third = FakeService()
+    report = run(engine(third, ledger_store, try_number=3, resend_unknown=True), NUMBERS[:3])
+    assert third.requests == [NUMBERS[0]] and report.accepted == 1
+
+
+def test_retry_after_pauses_everyone_then_the_same_request_goes_again(sleeps):
+    service = FakeService({NUMBERS[0]: [RateLimitedError("429", retry_after=2.5, code="20429")]})
+    pacer = Pacer(None)
+    report = run(engine(service, pacer=pacer, concurrency=1), NUMBERS[:2])
+    assert service.requests == [NUMBERS[0], NUMBERS[0], NUMBERS[1]]
+    assert report.accepted == 2 and report.rate_limited == 1 and pacer.slow_downs == 1
+    assert sleeps[0] == pytest.approx(2.5, abs=0.05)  # the retry waited for Retry-After
+
+
+def test_rate_limits_that_never_end_leave_a_retryable_failure(sleeps):
+    service = FakeService({NUMBERS[0]: RateLimitedError("429", retry_after=0.1, code="20429")})
+    report = run(engine(service, concurrency=1), NUMBERS[:1])
+    assert (report.failed, report.retryable_failed, len(service.requests)) == (1, 1, 3)
+
+
+def test_an_error_that_hits_every_send_stops_the_batch(ledger_store, sleeps):
+    service = FakeService({n: AuthenticationError("bad token", code="20003") for n in NUMBERS})
+    with pytest.raises(BroadcastStopped) as stopped:
+        run(engine(service, ledger_store, concurrency=2), NUMBERS)
+    report = stopped.value.report
+    assert isinstance(stopped.value.cause, AuthenticationError)
+    assert report.failed == len(service.requests) <= 2  # only the sends already under way
+    assert report.rows < len(NUMBERS)  # reading stopped too
+    assert report.failed + report.not_attempted == report.rows  # and every row read is accounted for
+
+
+def test_prepare_problems_are_reported_not_raised(sleeps):
+    def picky(row: Row) -> PreparedSend:
+        if row.number == 2:
+            raise ValidationError("body (row 2)", "is empty", "Fill it")
+        return prepare(row)
+
+    service = FakeService()
+    eng = BroadcastEngine(prepare=picky, send=service.send)
+    report = asyncio.run(eng.run(iter_rows(NUMBERS[:3])))
+    assert report.accepted == 2 and report.invalid_rows == [
+        {"row": 2, "to": NUMBERS[1], "error": "body (row 2): is empty. Fill it"}
+    ]
+
+
+def test_progress_line_has_counts_rate_and_eta():
+    eng = BroadcastEngine(prepare=prepare, send=FakeService().send, total=1000)
+    eng.report.accepted, eng.report.invalid = 190, 10
+    line = eng.progress_line(elapsed=2.0)
+    assert line.startswith("Broadcast: 200 of 1000 rows (20.0 %)")
+    assert "95.0 msg/s" in line and "ETA 8 s" in line

@@ -1,0 +1,71 @@
+"""The pacer hands out evenly spaced slots, spaces sends to one user and backs off when told to."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from airflow_provider_messaging.core.pacing import Pacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_slots_are_one_interval_apart_and_never_bunch_up():
+    clock = Clock()
+    pacer = Pacer(80, clock=clock)
+    delays = [pacer.reserve() for _ in range(160)]
+    assert delays[0] == 0
+    assert delays[-1] == pytest.approx(159 / 80)  # 160 sends take two seconds, not one burst
+    assert all(b - a == pytest.approx(1 / 80) for a, b in itertools.pairwise(delays))
+
+
+def test_an_idle_pacer_does_not_save_up_slots_for_a_burst():
+    clock = Clock()
+    pacer = Pacer(10, clock=clock)
+    pacer.reserve()
+    clock.now += 60
+    assert [round(pacer.reserve(), 3) for _ in range(3)] == [0, 0.1, 0.2]
+
+
+def test_retry_after_pauses_every_sender_and_halves_the_rate_then_recovers():
+    clock = Clock()
+    pacer = Pacer(100, clock=clock, recovery_after=5)
+    assert pacer.slow_down(2.5) == 2.5
+    assert pacer.reserve() == pytest.approx(2.5)
+    assert pacer.current_rate == 50
+    clock.now += 2.5 + 5
+    pacer.reserve()
+    assert pacer.current_rate == pytest.approx(62.5)
+    for _ in range(10):
+        clock.now += 5
+        pacer.reserve()
+    assert pacer.current_rate == 100
+
+
+def test_without_retry_after_the_pause_is_one_second():
+    pacer = Pacer(None, clock=Clock())
+    assert pacer.slow_down(None) == 1.0
+    assert pacer.reserve() == pytest.approx(1.0)
+
+
+def test_one_user_gets_at_most_one_message_per_interval():
+    clock = Clock()
+    pacer = Pacer(1000, recipient_interval=6.0, clock=clock)
+    first = pacer.reserve("+15550002001")
+    other = pacer.reserve("+15550002002")
+    again = pacer.reserve("+15550002001")
+    assert first == 0 and other == pytest.approx(0.001)
+    assert again == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("rate", [0, -1, 1000.5])
+def test_rates_outside_what_services_allow_are_refused(rate):
+    with pytest.raises(ValueError, match="rate must be between 0 and 1000"):
+        Pacer(rate)
