@@ -68,9 +68,12 @@ class BroadcastStopped(Exception):
 
 
 class _GroupCommit:
-    """Collects items from many workers and writes them in one call per group, off the event loop."""
+    """Collects items from many workers and writes them in one call per group, off the event loop.
 
-    def __init__(self, write: Callable[[list[Any]], Any], max_group: int = 500) -> None:
+    ``write`` gets the group's items and returns one result per item, in order.
+    """
+
+    def __init__(self, write: Callable[[list[Any]], list[Any]], max_group: int = 500) -> None:
         self._write = write
         self._max_group = max_group
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
@@ -87,13 +90,13 @@ class _GroupCommit:
         while self._pending:
             group, self._pending = self._pending[: self._max_group], self._pending[self._max_group :]
             try:
-                result = await asyncio.to_thread(self._write, [item for item, _ in group])
+                results = await asyncio.to_thread(self._write, [item for item, _ in group])
             except Exception as exc:
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for _, future in group:
+            for (_, future), result in zip(group, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
@@ -136,20 +139,26 @@ class BroadcastEngine(Generic[P]):
 
     # -- ledger --------------------------------------------------------------------------
 
-    def _claim_group(self, items: list[tuple[str, str]]) -> dict[str, Decision]:
+    def _claim_group(self, items: list[tuple[str, str]]) -> list[Decision]:
         assert self.ledger is not None
-        return self.ledger.claim(items)
+        decisions = self.ledger.claim(items)
+        results, seen = [], set()
+        for key, _ in items:
+            # the same row twice in one group: the first is sent, the copy counts as already sent
+            results.append(decisions[key] if key not in seen else Decision(ALREADY_SENT))
+            seen.add(key)
+        return results
 
-    def _record_group(self, outcomes: list[Outcome]) -> None:
+    def _record_group(self, outcomes: list[Outcome]) -> list[None]:
         assert self.ledger is not None
         self.ledger.record(outcomes)
+        return [None] * len(outcomes)
 
     async def _claim(self, item: PreparedSend[P]) -> tuple[str | None, Decision]:
         if self.ledger is None or self.key_for is None:
             return None, Decision(SEND)
         key = self.key_for(item)
-        decisions = await self._claims.submit((key, item.recipient))
-        return key, decisions[key]
+        return key, await self._claims.submit((key, item.recipient))
 
     def _record(
         self, key: str | None, state: str, message_id: str | None = None, code: str | None = None

@@ -64,6 +64,8 @@ class _BroadcastOperator(BaseOperator):
         on_unknown: str = "skip",
         force_resend: bool = False,
         progress_interval: float = 10.0,
+        request_timeout: float = 30.0,
+        pacing: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +79,8 @@ class _BroadcastOperator(BaseOperator):
         self.on_unknown = on_unknown
         self.force_resend = force_resend
         self.progress_interval = progress_interval
+        self.request_timeout = request_timeout
+        self.pacing = pacing
 
     # service faces fill these in
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
@@ -95,6 +99,8 @@ class _BroadcastOperator(BaseOperator):
 
     @property
     def effective_rate(self) -> float | None:
+        if not self.pacing:
+            return None
         return self.rate if self.rate is not None else self.default_rate
 
     def execute(self, context: Context) -> list[str]:
@@ -207,6 +213,10 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param on_unknown: ``"skip"`` (default) or ``"resend"`` sends whose outcome an earlier try lost.
     :param force_resend: send again to recipients an earlier try already sent to.
     :param progress_interval: seconds between progress lines in the task log.
+    :param request_timeout: seconds to wait for each answer; a send with no answer in time is
+        recorded as outcome unknown and not resent.
+    :param pacing: False sends as fast as ``concurrency`` allows (a sandbox, a benchmark); a 429
+        still pauses every sender.
     """
 
     service = "signalwire"
@@ -241,7 +251,7 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
 
         if not self.body and not self.media_urls:
             raise ValidationError("body", "neither a body nor media_urls given", "Pass body= or media_urls=")
-        self.hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+        self.hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id, timeout=self.request_timeout)
         sender = self.from_number or self.hook.settings.from_number
         if not sender:
             raise ConfigurationError(
@@ -311,6 +321,9 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 0, "value": "{order}"}]``.
     :param check_template: set False to skip the pre-flight check.
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
+
+    ``to_column``, ``rate``, ``concurrency``, ``on_unknown``, ``force_resend``,
+    ``progress_interval``, ``request_timeout`` and ``pacing`` work as for :class:`SignalWireBroadcastOperator`.
     """
 
     service = "whatsapp"
@@ -359,7 +372,7 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     def before_sending(self) -> None:
         from ..clients.whatsapp_templates import check_template, find_template
 
-        self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
+        self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id, timeout=self.request_timeout)
         if not self.check_template:
             return
         if not self.hook.settings.waba_id:

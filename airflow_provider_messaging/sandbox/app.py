@@ -68,6 +68,10 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000)
         fault = knobs.draw()
+        if fault == "stall":
+            response = await call_next(request)
+            await asyncio.sleep(knobs.stall_seconds)
+            return response
         if fault is not None:
             return _fault_response(path, fault, knobs)
         return await call_next(request)

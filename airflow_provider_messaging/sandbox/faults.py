@@ -1,7 +1,9 @@
 """Injected faults: a share of requests answered 5xx or 429, and added latency.
 
-A fault is decided before a request is handled, so a faulted create stores nothing (as when a
-real service sheds load at its front door).
+An error or 429 is decided before a request is handled, so a faulted create stores nothing (as
+when a real service sheds load at its front door). A *stall* is the nasty case: the request is
+handled (a message is accepted) and the answer held back for ``stall_seconds``, so the client
+times out not knowing that its message went out.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ class FaultKnobs:
     error_status: int = 500
     rate_limit_rate: float = 0.0  # share answered 429 with Retry-After
     retry_after: float = 1.0
+    stall_rate: float = 0.0  # share handled normally but answered only after stall_seconds
+    stall_seconds: float = 30.0
     latency_ms: float = 0.0
     seed: int | None = None
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_limit_rate"):
+        for name in ("error_rate", "rate_limit_rate", "stall_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -31,12 +35,14 @@ class FaultKnobs:
         self._random = random.Random(self.seed)
 
     def draw(self) -> str | None:
-        """``"error"``, ``"rate_limit"`` or ``None`` for the next request."""
+        """``"error"``, ``"rate_limit"``, ``"stall"`` or ``None`` for the next request."""
         roll = self._random.random()
         if roll < self.error_rate:
             return "error"
         if roll < self.error_rate + self.rate_limit_rate:
             return "rate_limit"
+        if roll < self.error_rate + self.rate_limit_rate + self.stall_rate:
+            return "stall"
         return None
 
     def as_dict(self) -> dict[str, Any]:

@@ -17,8 +17,6 @@ from airflow_provider_messaging.tracking.ledger import (
     content_digest,
 )
 
-pytest_plugins = ["tests.store_backends"]
-
 
 def scope(try_number=1, **kw):
     base = dict(service="whatsapp", dag_id="d", task_id="t", run_id="r", map_index=-1)

@@ -159,6 +159,50 @@ def test_a_transient_failure_before_anything_was_sent_stays_retryable(monkeypatc
     assert not isinstance(err.value, AirflowFailException)
 
 
+class RetriedTI(FakeTI):
+    dag_id, task_id, run_id, map_index = "alerts", "send", "manual__1", -1
+
+    def __init__(self, try_number):
+        super().__init__()
+        self.try_number = try_number
+
+
+@respx.mock
+def test_a_retry_after_a_failure_part_way_sends_only_to_the_rest(monkeypatch, tmp_path):
+    """Inside a task run the ledger makes a part-way failure safe to retry."""
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    to = ["+15550001001", "+15550001002", "+15550001003"]
+    answers = {"+15550001002": httpx.Response(503, json={"code": 20503, "message": "busy"})}
+    sent: list[str] = []
+
+    def answer(request):
+        number = parse_qs(request.content.decode())["To"][0]
+        sent.append(number)
+        return answers.get(number) or created(request)
+
+    respx.post(f"{BASE}/Messages.json").mock(side_effect=answer)
+    with pytest.raises(
+        Exception, match="A retry of the task sends only to the recipients not yet sent"
+    ) as err:
+        op(to=to, body="Disk full").execute({"ti": RetriedTI(1)})
+    assert not isinstance(err.value, AirflowFailException)  # retryable
+    assert sent.count("+15550001001") == 1
+
+    answers.clear()
+    sent.clear()
+    ti = RetriedTI(2)
+    ids = op(to=to, body="Disk full").execute({"ti": ti})
+    assert sent == ["+15550001002", "+15550001003"]
+    assert sorted(ids) == ["sid-1001", "sid-1002", "sid-1003"]
+
+    sent.clear()
+    assert sorted(op(to=to, body="Disk full").execute({"ti": RetriedTI(3)})) == sorted(ids)
+    assert sent == []  # a third try finds everyone sent
+    op(to=to, body="Disk full", force_resend=True).execute({"ti": RetriedTI(4)})
+    assert sent == to  # unless asked
+
+
 def status(sid, state, code=None):
     return httpx.Response(
         200,
