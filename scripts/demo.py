@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,13 @@ SCENARIOS = [
         "whatsapp_template_delivery_gate",
         {"to": ["+15550002002"]},
         "failed",
+    ),
+    Scenario(
+        "Weekly WhatsApp template broadcast from a 40-row CSV (one row without a country code, one "
+        "number not on WhatsApp), gated on 95 % delivered",
+        "weekly_whatsapp_broadcast",
+        {},
+        "success",
     ),
     Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
@@ -182,7 +190,16 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
     stored = store.get_statuses("whatsapp", [m["sid"] for m in messages if m["service"] == "whatsapp"])
     store.dispose()
     print(f"\n=== What the sandbox accepted ({len(messages)} message(s)) and their final states")
+    broadcast = [m for m in messages if "weekly_whatsapp_broadcast" in str(m.get("payload") or "")]
+    if broadcast:
+        finals = Counter(
+            stored[m["sid"]].state.value if m["sid"] in stored else m["status"] for m in broadcast
+        )
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(finals.items()))
+        print(f"  whatsapp   weekly_whatsapp_broadcast: {len(broadcast)} template messages: {summary}")
     for m in messages:
+        if m in broadcast:
+            continue
         code = m.get("error_code")
         describe = describe_whatsapp_code if m["service"] == "whatsapp" else describe_signalwire_code
         meaning = f"\n      <- {describe(code)}" if code else ""

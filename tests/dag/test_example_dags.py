@@ -149,3 +149,24 @@ def test_a_successful_run_sends_nothing(airflow_db, signalwire_conn):
     dag = importlib.import_module("example_dags.notify_on_failure").dag
     assert dag.test(run_conf={"fail": False}).state == "success"
     assert sandbox_messages(signalwire_conn) == []
+
+
+def test_weekly_broadcast_from_csv_is_gated_on_95_percent_delivered(airflow_db, whatsapp_env, tmp_path):
+    dag = importlib.import_module("example_dags.weekly_whatsapp_broadcast").dag
+    run = dag.test()
+    assert run.state == "success", states(run)
+    sent = [m for m in sandbox_messages(whatsapp_env) if m["service"] == "whatsapp"]
+    assert len(sent) == 39  # 40 rows, one without a country code skipped
+    assert "15550002002" in {m["to"] for m in sent}  # not on WhatsApp: 38 of 39 delivered passes 95 %
+    first = sent[0]["payload"]["template"]
+    assert first["name"] == "weekly_report" and len(first["components"][0]["parameters"]) == 2
+
+
+def test_weekly_broadcast_fails_its_gate_below_95_percent(airflow_db, whatsapp_env, tmp_path):
+    csv_path = tmp_path / "few.csv"
+    csv_path.write_text("to,name,team\n+15550002001,Ann,ops\n+15550002002,Bob,ops\n")
+    dag = importlib.import_module("example_dags.weekly_whatsapp_broadcast").dag
+    run = dag.test(run_conf={"csv_path": str(csv_path)})
+    assert run.state == "failed"
+    assert states(run)["broadcast_weekly_report"] == "success"
+    assert states(run)["wait_for_95_percent_delivered"] == "failed"
