@@ -84,12 +84,16 @@ def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
 
 
 def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
+    if policy.max_attempts <= 1:  # the caller retries itself (broadcasts): skip the machinery
+        return fn()
     from tenacity import Retrying
 
     return Retrying(sleep=lambda seconds: time.sleep(seconds), **_tenacity_kwargs(policy, what))(fn)
 
 
 async def acall_with_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
+    if policy.max_attempts <= 1:
+        return await fn()
     from tenacity import AsyncRetrying
 
     async for attempt in AsyncRetrying(**_tenacity_kwargs(policy, what)):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import SandboxConfig
 from .control import control_router
@@ -40,6 +42,35 @@ def _fault_response(path: str, fault: str, knobs: FaultKnobs) -> Response:
     return compat_error(knobs.error_status, 20500, "Internal Server Error (injected by the sandbox)")
 
 
+class FaultInjection:
+    """Plain ASGI middleware (cheap per request) applying the fault knobs to the service APIs."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path.startswith("/api/") or _GRAPH_PATH.match(path)):
+            await self.app(scope, receive, send)
+            return
+        knobs: FaultKnobs = self.state.faults
+        if knobs.latency_ms:
+            await asyncio.sleep(knobs.latency_ms / 1000)
+        fault = knobs.draw()
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault == "stall":  # handled (the message is accepted), answered late
+
+            async def send_late(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    await asyncio.sleep(knobs.stall_seconds)
+                await send(message)
+
+            await self.app(scope, receive, send_late)
+        else:
+            await _fault_response(path, fault, knobs)(scope, receive, send)
+
+
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
     config = config or SandboxConfig()
     registry = Registry()
@@ -57,24 +88,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.faults = FaultKnobs(seed=config.seed)
 
-    @app.middleware("http")
-    async def inject_faults(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        if not (path.startswith("/api/") or _GRAPH_PATH.match(path)):
-            return await call_next(request)
-        knobs: FaultKnobs = app.state.faults
-        if knobs.latency_ms:
-            await asyncio.sleep(knobs.latency_ms / 1000)
-        fault = knobs.draw()
-        if fault == "stall":
-            response = await call_next(request)
-            await asyncio.sleep(knobs.stall_seconds)
-            return response
-        if fault is not None:
-            return _fault_response(path, fault, knobs)
-        return await call_next(request)
+    app.add_middleware(FaultInjection, state=app.state)
 
     app.include_router(control_router(registry, signalwire, whatsapp, app.state))
     app.include_router(signalwire.router())

@@ -27,6 +27,11 @@ def control_router(
         rows = [m.control_view() for m in registry.all(service) if to is None or m.to == to]
         return {"messages": rows}
 
+    @router.get("/messages/count")
+    async def message_count(service: str | None = None) -> dict[str, int]:
+        """How many messages were accepted (cheap to poll during a long broadcast)."""
+        return {"count": len(registry.all(service))}
+
     @router.get("/callbacks")
     async def callbacks() -> dict[str, Any]:
         return {"callbacks": list(registry.callbacks)}

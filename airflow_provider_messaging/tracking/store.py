@@ -146,6 +146,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the webhook writer
+        # WAL + NORMAL: a commit survives the process being killed; only an OS crash or power
+        # loss can drop the last commits, and a commit no longer waits for an fsync
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
