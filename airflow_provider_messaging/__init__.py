@@ -44,11 +44,17 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "SignalWire",
-                "python-modules": ["airflow_provider_messaging.operators.signalwire"],
+                "python-modules": [
+                    "airflow_provider_messaging.operators.signalwire",
+                    "airflow_provider_messaging.operators.broadcast",
+                ],
             },
             {
                 "integration-name": "WhatsApp Cloud API",
-                "python-modules": ["airflow_provider_messaging.operators.whatsapp"],
+                "python-modules": [
+                    "airflow_provider_messaging.operators.whatsapp",
+                    "airflow_provider_messaging.operators.broadcast",
+                ],
             },
         ],
         "sensors": [

@@ -18,6 +18,9 @@ MODULES = [
     "airflow_provider_messaging.hooks.whatsapp",
     "airflow_provider_messaging.operators.whatsapp",
     "airflow_provider_messaging.sensors.whatsapp",
+    "airflow_provider_messaging.operators.broadcast",
+    "airflow_provider_messaging.notifications.signalwire",
+    "airflow_provider_messaging.notifications.whatsapp",
 ]
 RUNS = 7
 

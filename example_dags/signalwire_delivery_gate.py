@@ -44,9 +44,9 @@ with DAG(
     )
 
     @task
-    def publish_report(states: dict) -> None:
-        """The gated work: runs only once the SMS was delivered."""
-        for sid, info in states.items():
+    def publish_report(gate: dict) -> None:
+        """The gated work: runs only once the SMS was delivered (``gate`` is the sensor's report)."""
+        for sid, info in gate["messages"].items():
             print(f"delivered: {sid} to {info['to']} ({info['status']})")
 
     alert_on_call = SignalWireSendMessageOperator(

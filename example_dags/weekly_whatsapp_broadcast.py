@@ -50,12 +50,13 @@ with DAG(
     @task
     def summarize(ti=None) -> str:
         report = ti.xcom_pull(task_ids="broadcast_weekly_report", key="report")
-        states = ti.xcom_pull(task_ids="wait_for_95_percent_delivered")
-        delivered = sum(1 for info in states.values() if info["state"] in ("delivered", "read"))
+        gate = ti.xcom_pull(task_ids="wait_for_95_percent_delivered")
         line = (
             f"{report['rows']} rows: {report['accepted']} sent, {report['invalid']} invalid, "
-            f"{report['failed']} refused; {delivered} of {len(states)} delivered"
+            f"{report['failed']} refused; {gate['succeeded']} of {gate['total']} delivered {gate['counts']}"
         )
+        for failure in gate["failed"]:
+            print(f"not delivered to {failure['to']}: {failure['state']} ({failure['error_code']})")
         for row in report["invalid_rows"]:
             print(f"skipped row {row['row']}: {row['error']}")
         print(line)

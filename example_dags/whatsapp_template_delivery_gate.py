@@ -44,8 +44,9 @@ with DAG(
     )
 
     @task
-    def record_delivery(states: dict) -> None:
-        for wamid, info in states.items():
+    def record_delivery(gate: dict) -> None:
+        print(f"delivery gate {gate['outcome']}: {gate['counts']}")
+        for wamid, info in gate["messages"].items():
             print(f"{info['state']}: {wamid} to {info['to']}")
 
     record_delivery(wait_for_delivery.output)

@@ -46,6 +46,7 @@ class Verdict:
     pending: list[str] = field(default_factory=list)
     succeeded_count: int = 0
     required: int = 0
+    timed_out: bool = False
 
     @property
     def gate_failed(self) -> bool:
@@ -123,6 +124,25 @@ class DeliveryGate:
         done = passed or len(failed) > len(ids) - required
         return Verdict(done, passed, failed, pending, succeeded, required)
 
+    def on_timeout(
+        self, message_ids: Iterable[str], observed: Mapping[str, Observation], pass_if_sent: bool
+    ) -> Verdict:
+        """The final word when time is up. With ``pass_if_sent``, a message that reached ``sent``
+        (and did not fail) counts as a success: MMS and Relay sends may never get a receipt."""
+        verdict = self.evaluate(message_ids, observed)
+        if verdict.passed or not pass_if_sent:
+            return Verdict(True, verdict.passed, verdict.failed, verdict.pending, verdict.succeeded_count,
+                           verdict.required, timed_out=True)  # fmt: skip
+        sent = [
+            i for i in verdict.pending
+            if i in observed and observed[i].state.rank >= MessageState.SENT.rank
+            and observed[i].state not in _FAILURES
+        ]  # fmt: skip
+        succeeded = verdict.succeeded_count + len(sent)
+        still_pending = [i for i in verdict.pending if i not in set(sent)]
+        return Verdict(True, succeeded >= verdict.required, verdict.failed, still_pending, succeeded,
+                       verdict.required, timed_out=True)  # fmt: skip
+
 
 def failure_summary(failed: list[Observation], total: int, required: int | None = None) -> str:
     lines = [f"{len(failed)} of {total} message(s) reached a failure state:"]
@@ -162,8 +182,35 @@ class DeliveryTracker:
     def verdict(self) -> Verdict:
         return self.gate.evaluate(self.message_ids, self.observed)
 
-    def report(self) -> dict[str, dict[str, Any]]:
-        return {i: self.observed[i].as_dict() for i in self.message_ids if i in self.observed}
+    def report(self, verdict: Verdict | None = None) -> dict[str, Any]:
+        """JSON-safe summary: counts per state, the failures with their codes, every message."""
+        verdict = verdict or self.verdict()
+        counts: dict[str, int] = {}
+        for i in self.message_ids:
+            state = self.observed[i].state.value if i in self.observed else "unknown"
+            counts[state] = counts.get(state, 0) + 1
+        if not verdict.done:
+            outcome = "waiting"
+        elif verdict.passed:
+            outcome = "passed_on_timeout" if verdict.timed_out else "passed"
+        else:
+            outcome = "timed_out" if verdict.timed_out else "failed"
+        return {
+            "outcome": outcome,
+            "total": len(self.message_ids),
+            "required": verdict.required,
+            "succeeded": verdict.succeeded_count,
+            "counts": dict(sorted(counts.items())),
+            "failed": [{"id": o.message_id, **o.as_dict()} for o in verdict.failed],
+            "messages": {i: self.observed[i].as_dict() for i in self.message_ids if i in self.observed},
+        }
+
+    def timeout_summary(self, verdict: Verdict) -> str:
+        report = self.report(verdict)
+        return (
+            f"Timed out: {verdict.succeeded_count} of {len(self.message_ids)} message(s) succeeded, "
+            f"{verdict.required} needed; states {report['counts']}"
+        )
 
     def states(self) -> dict[str, str]:
         return {i: self.observed[i].state.value for i in self.message_ids if i in self.observed}

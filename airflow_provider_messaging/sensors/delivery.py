@@ -6,6 +6,7 @@ in deferrable mode (``trigger``); both feed one :class:`~airflow_provider_messag
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from ..core.delivery import DeliveryGate
+
+TRIGGER_TIMEOUT_GRACE = 120  # seconds the deferral outlives the trigger's own timeout
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,6 +33,13 @@ class DeliverySensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of holding a worker slot (default
         ``[operators] default_deferrable``). ``timeout`` applies in both modes.
     :param poll_interval: seconds between looks in deferrable mode (poke mode uses ``poke_interval``).
+    :param on_timeout: ``"fail"`` (default) or ``"pass_if_sent"``: when ``timeout`` is reached,
+        count messages that reached ``sent`` as successes (SignalWire MMS and Relay sends may never
+        get a delivery receipt) and pass if that makes the required share.
+
+    The return value (XCom) is a report: ``outcome``, ``counts`` per state, ``succeeded`` and
+    ``required``, ``failed`` (each failed message with its error code) and ``messages`` (every id
+    with its state, recipient and error).
     """
 
     def __init__(
@@ -41,9 +51,13 @@ class DeliverySensor(BaseSensorOperator):
         min_success_fraction: float = 1.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
+        on_timeout: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if on_timeout not in ("fail", "pass_if_sent"):
+            raise ValueError(f"on_timeout must be 'fail' or 'pass_if_sent', got {on_timeout!r}")
+        self.on_timeout = on_timeout
         self.message_ids = message_ids
         self.success_states = tuple(success_states)
         self.failure_states = tuple(failure_states)
@@ -58,13 +72,28 @@ class DeliverySensor(BaseSensorOperator):
         """The latest known state of each pending id (ids with nothing known yet may be left out)."""
         raise NotImplementedError
 
-    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
+    def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
         raise NotImplementedError
+
+    def trigger_kwargs(self, message_ids: list[str], timeout_at: float | None) -> dict[str, Any]:
+        """What every trigger takes from its sensor."""
+        return {
+            "message_ids": message_ids,
+            "success_states": self.success_states,
+            "failure_states": self.failure_states,
+            "poll_interval": self.poll_interval,
+            "min_success_fraction": self.min_success_fraction,
+            "timeout_at": timeout_at,
+            "on_timeout": self.on_timeout,
+        }
 
     def _ids(self) -> list[str]:
         from ..core.errors import ValidationError
 
-        ids = [self.message_ids] if isinstance(self.message_ids, str) else list(self.message_ids or [])
+        given: Any = self.message_ids
+        if isinstance(given, dict) and "message_ids" in given:  # a broadcast's report
+            given = given["message_ids"]
+        ids = [given] if isinstance(given, str) else list(given or [])
         ids = [str(i).strip() for i in ids if str(i).strip()]
         if not ids:
             raise ValidationError(
@@ -104,25 +133,53 @@ class DeliverySensor(BaseSensorOperator):
             )  # fmt: skip
             if not verdict.done:
                 return PokeReturnValue(is_done=False)
-            return PokeReturnValue(is_done=True, xcom_value=tracker.report())
+            return PokeReturnValue(is_done=True, xcom_value=tracker.report(verdict))
 
     def execute(self, context: Context) -> Any:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout:
+                return self._timed_out()
         first = self.poke(context)  # often already settled: no need to defer
         if first.is_done:
             return first.xcom_value
+        # The trigger ends the wait itself at the timeout (so on_timeout can decide); the deferral
+        # timeout is a backstop in case the triggerer is not running.
         self.defer(
-            trigger=self.trigger(self._ids()),
+            trigger=self.trigger(self._ids(), time.time() + self.timeout),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            timeout=timedelta(seconds=self.timeout + TRIGGER_TIMEOUT_GRACE),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+    def _timed_out(self) -> dict[str, Any]:
+        """Poke or reschedule mode: time is up; look once more, then pass or fail per on_timeout."""
+        from airflow.sdk.exceptions import AirflowSensorTimeout
 
-        if event.get("status") != "success":
+        tracker = self._tracker_for(self._ids())
+        pending = tracker.pending()
+        if pending:
+            tracker.update(self.observe(pending))
+        verdict = self.gate.on_timeout(
+            tracker.message_ids, tracker.observed, self.on_timeout == "pass_if_sent"
+        )
+        if not verdict.passed:
+            raise AirflowSensorTimeout(tracker.timeout_summary(verdict))
+        self.log.warning("%s; passing because on_timeout='pass_if_sent'", tracker.timeout_summary(verdict))
+        return tracker.report(verdict)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+
+        report: dict[str, Any] = event.get("report") or {}
+        status = event.get("status")
+        if status == "timeout":
+            raise AirflowSensorTimeout(event.get("message") or "delivery gate timed out")
+        if status != "success":
             raise AirflowFailException(event.get("message") or f"delivery gate failed: {event}")
-        states: dict[str, Any] = event.get("states") or {}
-        self.log.info("Delivered: %s", {k: v.get("state") for k, v in states.items()})
-        return states
+        if report.get("outcome") == "passed_on_timeout":
+            self.log.warning("%s; passing because on_timeout='pass_if_sent'", event.get("message"))
+        self.log.info("Delivery gate passed: %s", report.get("counts"))
+        return report

@@ -52,16 +52,12 @@ class SignalWireMessageSensor(DeliverySensor):
     def hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
-    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
+    def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
         from ..triggers.delivery import SignalWireMessageTrigger
 
         return SignalWireMessageTrigger(
             signalwire_conn_id=self.signalwire_conn_id,
-            message_ids=message_ids,
-            success_states=self.success_states,
-            failure_states=self.failure_states,
-            poll_interval=self.poll_interval,
-            min_success_fraction=self.min_success_fraction,
+            **self.trigger_kwargs(message_ids, timeout_at),
         )
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:

@@ -54,17 +54,13 @@ class WhatsAppMessageSensor(DeliverySensor):
 
         return MessageStore(self.store_url)
 
-    def trigger(self, message_ids: list[str]) -> DeliveryTrigger:
+    def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
         from ..triggers.delivery import StoreStatusTrigger
 
         return StoreStatusTrigger(
             service="whatsapp",
             store_url=self.store_url,
-            message_ids=message_ids,
-            success_states=self.success_states,
-            failure_states=self.failure_states,
-            poll_interval=self.poll_interval,
-            min_success_fraction=self.min_success_fraction,
+            **self.trigger_kwargs(message_ids, timeout_at),
         )
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:

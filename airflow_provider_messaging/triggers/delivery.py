@@ -2,12 +2,15 @@
 
 Every trigger serializes to plain data (connection ids and states, never secrets), looks at the
 pending messages every ``poll_interval`` seconds without blocking the event loop, and yields one
-event: ``{"status": "success", "states": ...}`` or ``{"status": "failed", "message": ..., "states": ...}``.
+event: ``{"status": "success" | "failed" | "timeout", "message": ..., "report": ...}``. At
+``timeout_at`` (epoch seconds) it gives the final word itself, so ``on_timeout="pass_if_sent"``
+can pass a gate whose messages were sent but never got a receipt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +32,12 @@ class DeliveryTrigger(BaseTrigger):
         failure_states: Sequence[str],
         poll_interval: float = 10.0,
         min_success_fraction: float = 1.0,
+        timeout_at: float | None = None,
+        on_timeout: str = "fail",
     ) -> None:
         super().__init__()
+        self.timeout_at = timeout_at
+        self.on_timeout = on_timeout
         self.min_success_fraction = min_success_fraction
         self.message_ids = list(message_ids)
         self.success_states = list(success_states)
@@ -44,6 +51,8 @@ class DeliveryTrigger(BaseTrigger):
             "failure_states": self.failure_states,
             "poll_interval": self.poll_interval,
             "min_success_fraction": self.min_success_fraction,
+            "timeout_at": self.timeout_at,
+            "on_timeout": self.on_timeout,
         }
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
@@ -59,13 +68,26 @@ class DeliveryTrigger(BaseTrigger):
             verdict = tracker.verdict()
             if verdict.gate_failed:
                 message = failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
-                yield TriggerEvent({"status": "failed", "message": message, "states": tracker.report()})
+                yield TriggerEvent(
+                    {"status": "failed", "message": message, "report": tracker.report(verdict)}
+                )
                 return
             if verdict.done:
-                yield TriggerEvent({"status": "success", "states": tracker.report()})
+                yield TriggerEvent({"status": "success", "report": tracker.report(verdict)})
+                return
+            left = None if self.timeout_at is None else self.timeout_at - time.time()
+            if left is not None and left <= 0:
+                verdict = gate.on_timeout(
+                    tracker.message_ids, tracker.observed, self.on_timeout == "pass_if_sent"
+                )
+                yield TriggerEvent({
+                    "status": "success" if verdict.passed else "timeout",
+                    "message": tracker.timeout_summary(verdict),
+                    "report": tracker.report(verdict),
+                })  # fmt: skip
                 return
             self.log.debug("Waiting for %d of %d message(s)", len(verdict.pending), len(tracker.message_ids))
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
 
 
 class SignalWireMessageTrigger(DeliveryTrigger):

@@ -56,7 +56,7 @@ def test_send_then_gate_on_delivery(conn):
     ).execute({})
     assert len(ids) == 2
     states = wait_for(SignalWireMessageSensor(task_id="wait", message_ids=ids))
-    assert {v["state"] for v in states.values()} == {"delivered"}
+    assert {v["state"] for v in states["messages"].values()} == {"delivered"}
     sent = accepted(conn)
     assert sorted(m["to"] for m in sent) == ["+15550001001", "+15550001006"]
     assert all(m["media"] == ["https://example.com/a.png"] for m in sent)
@@ -77,7 +77,7 @@ def test_magic_failures_fail_the_gate_with_the_codes_meaning(conn, number, state
 def test_never_delivered_number_passes_a_gate_on_sent(conn):
     ids = SignalWireSendMessageOperator(task_id="send", to="+15550001004", body="mms").execute({})
     states = wait_for(SignalWireMessageSensor(task_id="wait", message_ids=ids, success_states=("sent",)))
-    assert states[ids[0]]["state"] == "sent"
+    assert states["messages"][ids[0]]["state"] == "sent"
 
 
 def test_synchronous_rejection_is_reported_and_others_still_sent(conn):

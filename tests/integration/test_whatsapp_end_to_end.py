@@ -67,7 +67,7 @@ def test_text_then_gate_on_read(wa):
             task_id="wait", message_ids=ids, success_states=("read",), store_url=wa["store_url"]
         )
     )
-    assert {s["state"] for s in states.values()} == {"read"}
+    assert {s["state"] for s in states["messages"].values()} == {"read"}
     shuffled = ids[1]
     for _ in range(300):  # `read` came first and released the gate; `delivered` follows it
         events = [e["raw_status"] for e in wa["store"].events_for("whatsapp", shuffled)]
@@ -88,7 +88,7 @@ def test_failed_delivery_fails_the_gate_with_the_code(wa):
 def test_multi_device_delivery_counts_as_delivered(wa):
     ids = WhatsAppSendMessageOperator(task_id="send", to="+15550002006", text="hi").execute({})
     sensor = WhatsAppMessageSensor(task_id="wait", message_ids=ids, store_url=wa["store_url"])
-    assert wait_for(sensor)[ids[0]]["state"] == "delivered"
+    assert wait_for(sensor)["messages"][ids[0]]["state"] == "delivered"
     time.sleep(0.3)  # the later `failed` from the other device arrives; the state must not move down
     assert wa["store"].get_statuses("whatsapp", ids)[ids[0]].state.value == "delivered"
 

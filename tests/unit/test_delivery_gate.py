@@ -76,7 +76,12 @@ def test_sensor_passes_a_broadcast_at_95_percent(mixed_store):
         task_id="gate", message_ids=IDS, store_url=mixed_store, min_success_fraction=0.95
     )
     result = sensor.poke({})
-    assert result.is_done and len(result.xcom_value) == 600
+    report = result.xcom_value
+    assert result.is_done and report["outcome"] == "passed"
+    assert (report["total"], report["required"], report["succeeded"]) == (600, 570, 575)
+    assert report["counts"] == {"delivered": 55, "failed": 15, "read": 520, "sent": 10}
+    assert len(report["failed"]) == 15 and {f["error_code"] for f in report["failed"]} == {"131026"}
+    assert len(report["messages"]) == 600
 
 
 def test_sensor_fails_a_broadcast_at_99_percent_naming_the_failures(mixed_store):
@@ -97,6 +102,39 @@ def test_trigger_gives_the_same_answers(mixed_store):
                                      poll_interval=0, min_success_fraction=fraction)  # fmt: skip
         return asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 10)).payload
 
-    assert event(0.95)["status"] == "success"
+    passed = event(0.95)
+    assert passed["status"] == "success" and passed["report"]["counts"]["read"] == 520
     failed = event(0.99)
     assert failed["status"] == "failed" and "required 594" in failed["message"]
+    assert failed["report"]["outcome"] == "failed" and len(failed["report"]["failed"]) == 15
+
+
+def test_on_timeout_pass_if_sent_counts_sent_messages(mixed_store):
+    """575 succeeded + 10 only sent = 585: enough for 97 % only when sent counts (MMS, Relay)."""
+
+    def event(on_timeout):
+        trigger = StoreStatusTrigger(service="whatsapp", store_url=mixed_store, message_ids=IDS,
+                                     success_states=["delivered", "read"], failure_states=["failed"],
+                                     poll_interval=0, min_success_fraction=0.97, timeout_at=0,
+                                     on_timeout=on_timeout)  # fmt: skip
+        return asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 10)).payload
+
+    timed_out = event("fail")
+    assert timed_out["status"] == "timeout" and timed_out["report"]["outcome"] == "timed_out"
+    assert "575 of 600 message(s) succeeded, 582 needed" in timed_out["message"]
+    passed = event("pass_if_sent")
+    assert passed["status"] == "success" and passed["report"]["outcome"] == "passed_on_timeout"
+    assert passed["report"]["succeeded"] == 585
+
+
+def test_poke_mode_timeout_follows_on_timeout(mixed_store):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    def sensor(on_timeout):
+        return WhatsAppMessageSensor(task_id="gate", message_ids=IDS, store_url=mixed_store, timeout=0,
+                                     min_success_fraction=0.97, poke_interval=0, on_timeout=on_timeout)  # fmt: skip
+
+    with pytest.raises(AirflowSensorTimeout, match="575 of 600 message"):
+        sensor("fail").execute({})
+    report = sensor("pass_if_sent").execute({})
+    assert report["outcome"] == "passed_on_timeout" and report["counts"]["sent"] == 10

@@ -3,11 +3,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 
 import httpx
 import pytest
 import respx
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_messaging.core.events import StatusEvent
 from airflow_provider_messaging.core.states import MessageState
@@ -50,7 +51,7 @@ def test_signalwire_trigger_waits_then_reports_success():
                                                  success_states=["delivered"], failure_states=["failed", "undelivered"],
                                                  poll_interval=0))  # fmt: skip
     event = first_event(trigger)
-    assert event["status"] == "success" and event["states"]["a"]["state"] == "delivered"
+    assert event["status"] == "success" and event["report"]["messages"]["a"]["state"] == "delivered"
 
 
 @respx.mock
@@ -68,8 +69,11 @@ def test_store_trigger_reads_what_the_receiver_wrote(tmp_path):
     store.record_status(StatusEvent("whatsapp", "w1", MessageState.READ, "read", 2.0))
     trigger = roundtrip(StoreStatusTrigger(service="whatsapp", store_url=url, message_ids=["w1"],
                                            success_states=["delivered", "read"], failure_states=["failed"], poll_interval=0))  # fmt: skip
-    assert first_event(trigger) == {"status": "success", "states": {"w1": {
-        "state": "read", "status": "read", "to": None, "error_code": None, "error_message": None}}}  # fmt: skip
+    event = first_event(trigger)
+    assert event["status"] == "success"
+    assert event["report"]["messages"] == {"w1": {
+        "state": "read", "status": "read", "to": None, "error_code": None, "error_message": None}}  # fmt: skip
+    assert event["report"]["counts"] == {"read": 1} and event["report"]["outcome"] == "passed"
     store.dispose()
 
 
@@ -81,20 +85,26 @@ def test_deferrable_sensor_defers_with_its_timeout_and_resumes():
     )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
-    assert deferred.value.timeout.total_seconds() == 600
+    assert deferred.value.timeout.total_seconds() == 600 + 120  # a backstop: the trigger times out itself
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.trigger.serialize()[1]["poll_interval"] == 5
-    states = {"a": {"state": "delivered"}}
-    assert sensor.execute_complete({}, {"status": "success", "states": states}) == states
+    kwargs = deferred.value.trigger.serialize()[1]
+    assert kwargs["poll_interval"] == 5 and kwargs["on_timeout"] == "fail"
+    assert 590 < kwargs["timeout_at"] - time.time() <= 600
+    report = {"outcome": "passed", "counts": {"delivered": 1}, "messages": {"a": {"state": "delivered"}}}
+    assert sensor.execute_complete({}, {"status": "success", "report": report}) == report
     with pytest.raises(AirflowFailException, match="30003"):
         sensor.execute_complete({}, {"status": "failed", "message": "a is undelivered: 30003"})
+    with pytest.raises(AirflowSensorTimeout, match="0 of 1"):
+        sensor.execute_complete(
+            {}, {"status": "timeout", "message": "Timed out: 0 of 1 message(s) succeeded"}
+        )
 
 
 @respx.mock
 def test_deferrable_sensor_does_not_defer_when_already_delivered():
     respx.get(f"{BASE}/Messages/a.json").mock(return_value=status("a", "delivered"))
     sensor = SignalWireMessageSensor(task_id="wait", message_ids=["a"], deferrable=True)
-    assert sensor.execute({})["a"]["state"] == "delivered"
+    assert sensor.execute({})["messages"]["a"]["state"] == "delivered"
 
 
 def test_whatsapp_sensor_defers_to_the_store_trigger(tmp_path):

@@ -52,7 +52,8 @@ def test_importing_the_provider_package_imports_nothing_heavy():
 
 def test_importing_the_operator_module_leaves_clients_and_phonenumbers_unloaded():
     code = (
-        "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire;"
+        "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire,"
+        " airflow_provider_messaging.operators.broadcast, airflow_provider_messaging.notifications.whatsapp;"
         "print(sorted(m for m in sys.modules if m.startswith(('phonenumbers', "
         "'airflow_provider_messaging.clients'))))"
     )

@@ -219,7 +219,9 @@ def test_sensor_waits_then_returns_final_states():
     assert not first.is_done
     second = sensor.poke({})
     assert second.is_done
-    assert second.xcom_value["a"]["state"] == "delivered" and second.xcom_value["b"]["state"] == "delivered"
+    messages = second.xcom_value["messages"]
+    assert messages["a"]["state"] == "delivered" and messages["b"]["state"] == "delivered"
+    assert second.xcom_value["counts"] == {"delivered": 2}
     assert respx.calls.call_count == 3  # b was settled after the first poke and not fetched again
 
 
