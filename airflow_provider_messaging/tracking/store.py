@@ -56,6 +56,7 @@ message_status = Table(
     Column("error_details", Text),
     Column("correlation", Text),
     Column("updated_at", Float, nullable=False),
+    Index("ix_messaging_message_status_updated", "service", "updated_at"),
 )
 
 status_events = Table(
@@ -287,6 +288,14 @@ class MessageStore:
                         else row["error_title"],
                     )
         return found
+
+    def changed_since(self, service: str, since: float) -> dict[str, float]:
+        """Ids whose state row changed at or after ``since`` (epoch seconds), with when."""
+        self.ensure_schema()
+        c = message_status.c
+        query = select(c.message_id, c.updated_at).where(c.service == service, c.updated_at >= since)
+        with self.engine.connect() as conn:
+            return {message_id: float(ts) for message_id, ts in conn.execute(query).all()}
 
     def events_for(self, service: str, message_id: str) -> list[dict[str, Any]]:
         self.ensure_schema()

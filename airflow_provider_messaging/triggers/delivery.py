@@ -58,6 +58,10 @@ class DeliveryTrigger(BaseTrigger):
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
         raise NotImplementedError
 
+    async def pause(self, pending: list[str], seconds: float) -> None:
+        """Wait before the next look; store-backed triggers wake early when their messages change."""
+        await asyncio.sleep(seconds)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         gate = DeliveryGate.of(self.success_states, self.failure_states, self.min_success_fraction)
         tracker = DeliveryTracker(self.message_ids, gate)
@@ -87,7 +91,9 @@ class DeliveryTrigger(BaseTrigger):
                 })  # fmt: skip
                 return
             self.log.debug("Waiting for %d of %d message(s)", len(verdict.pending), len(tracker.message_ids))
-            await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
+            await self.pause(
+                verdict.pending, self.poll_interval if left is None else min(self.poll_interval, left)
+            )
 
 
 class SignalWireMessageTrigger(DeliveryTrigger):
@@ -134,13 +140,15 @@ class StoreStatusTrigger(DeliveryTrigger):
         )
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
-        from ..tracking.store import MessageStore
+        from ..tracking.watcher import shared_store
 
-        def read() -> dict[str, Observation]:
-            store = MessageStore(self.store_url)
-            try:
-                return store.get_statuses(self.service, pending)
-            finally:
-                store.dispose()
+        store = shared_store(self.store_url)  # one connection pool for every trigger in this process
+        # SQLAlchemy is blocking: keep it off the event loop
+        return await asyncio.to_thread(store.get_statuses, self.service, pending)
 
-        return await asyncio.to_thread(read)  # SQLAlchemy is blocking: keep it off the event loop
+    async def pause(self, pending: list[str], seconds: float) -> None:
+        """Sleep up to ``seconds``, waking as soon as the store shows a change to a pending message
+        (one shared look at the store per interval for every trigger, see ``tracking.watcher``)."""
+        from ..tracking.watcher import StoreWatcher
+
+        await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
