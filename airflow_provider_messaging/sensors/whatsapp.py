@@ -29,6 +29,9 @@ class WhatsAppMessageSensor(DeliverySensor):
     :param success_states: default ``delivered`` and ``read``.
     :param failure_states: default ``failed``.
     :param store_url: SQLAlchemy URL of the status store (default ``[messaging] store_url``).
+    :param poll_interval: deferrable mode: seconds between full re-reads of the store (default
+        60). A status landing in the store wakes the gate within about half a second anyway: one
+        watcher per triggerer looks for changes for every waiting gate.
     """
 
     template_fields: Sequence[str] = ("message_ids",)
@@ -41,10 +44,15 @@ class WhatsAppMessageSensor(DeliverySensor):
         success_states: Sequence[str] = ("delivered", "read"),
         failure_states: Sequence[str] = ("failed",),
         store_url: str | None = None,
+        poll_interval: float = 60.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            message_ids=message_ids, success_states=success_states, failure_states=failure_states, **kwargs
+            poll_interval=poll_interval,
+            message_ids=message_ids,
+            success_states=success_states,
+            failure_states=failure_states,
+            **kwargs,
         )
         self.store_url = store_url
 

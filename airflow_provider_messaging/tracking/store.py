@@ -114,6 +114,19 @@ def _describe(service: str, code: str) -> str:
     return describe_whatsapp_code(code) if service == "whatsapp" else describe_signalwire_code(code)
 
 
+def _observation(service: str, row: Any) -> Observation:
+    code = row["error_code"]
+    return Observation(
+        message_id=row["message_id"],
+        state=MessageState(row["state"]),
+        status=row["raw_status"],
+        recipient=row["recipient"],
+        error_code=code,
+        error_message=row["error_details"] or row["error_title"],
+        error_meaning=_describe(service, code) if code else row["error_title"],
+    )
+
+
 def default_store_url() -> str:
     """``[messaging] store_url`` (env ``AIRFLOW__MESSAGING__STORE_URL``), else SQLite in AIRFLOW_HOME."""
     url = os.environ.get("AIRFLOW__MESSAGING__STORE_URL", "")
@@ -276,26 +289,19 @@ class MessageStore:
                     select(message_status).where(c.service == service, c.message_id.in_(chunk))
                 )
                 for row in rows.mappings():
-                    found[row["message_id"]] = Observation(
-                        message_id=row["message_id"],
-                        state=MessageState(row["state"]),
-                        status=row["raw_status"],
-                        recipient=row["recipient"],
-                        error_code=row["error_code"],
-                        error_message=row["error_details"] or row["error_title"],
-                        error_meaning=_describe(service, row["error_code"])
-                        if row["error_code"]
-                        else row["error_title"],
-                    )
+                    found[row["message_id"]] = _observation(service, row)
         return found
 
-    def changed_since(self, service: str, since: float) -> dict[str, float]:
-        """Ids whose state row changed at or after ``since`` (epoch seconds), with when."""
+    def changed_since(self, service: str, since: float) -> list[tuple[float, Observation]]:
+        """State rows changed at or after ``since`` (epoch seconds): when, and what they say now."""
         self.ensure_schema()
         c = message_status.c
-        query = select(c.message_id, c.updated_at).where(c.service == service, c.updated_at >= since)
+        query = select(message_status).where(c.service == service, c.updated_at >= since)
         with self.engine.connect() as conn:
-            return {message_id: float(ts) for message_id, ts in conn.execute(query).all()}
+            return [
+                (float(row["updated_at"]), _observation(service, row))
+                for row in conn.execute(query).mappings()
+            ]
 
     def events_for(self, service: str, message_id: str) -> list[dict[str, Any]]:
         self.ensure_schema()

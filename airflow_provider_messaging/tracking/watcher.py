@@ -3,9 +3,9 @@
 A triggerer may hold a thousand delivery gates. If each polled the store for its own ids, the
 store would see a thousand queries per interval and the triggerer would spend its time on them.
 Here one task per event loop and store asks a single indexed question every ``interval`` seconds
-("which messages changed since I last looked?") and wakes only the triggers whose messages are
-among them; a trigger then reads its own ids once. A status that lands in the store thus reaches
-its gate within about one interval, at the cost of one cheap query per interval per triggerer.
+("which messages changed since I last looked, and what do they say now?") and hands each waiting
+trigger the rows of its own messages. A status that lands in the store thus reaches its gate
+within about one interval, at the cost of one cheap query per interval per triggerer.
 
 Why not PostgreSQL LISTEN/NOTIFY: it would need a dedicated connection per triggerer, does not
 exist on SQLite (the default store), and the polling query already meets the latency goal (see
@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from ..core.delivery import Observation
 from .store import MessageStore
 
 log = logging.getLogger("airflow_provider_messaging.watcher")
@@ -41,7 +42,7 @@ class StoreWatcher:
         self.store = store
         self.service = service
         self.interval = interval or WATCH_INTERVAL
-        self._waiters: dict[asyncio.Event, set[str]] = {}
+        self._waiters: dict[asyncio.Future[dict[str, Observation]], set[str]] = {}
         self._since = time.time() - OVERLAP
         self._seen: dict[str, float] = {}  # id -> updated_at already announced (within the overlap)
         self._task: asyncio.Task[None] | None = None
@@ -57,19 +58,18 @@ class StoreWatcher:
             watcher = _watchers[key] = cls(store, service)
         return watcher
 
-    async def wait_for_change(self, message_ids: Iterable[str], timeout: float) -> bool:
-        """Return True when one of ``message_ids`` changed in the store, False after ``timeout``."""
-        event = asyncio.Event()
-        self._waiters[event] = set(message_ids)
+    async def wait_for_change(self, message_ids: Iterable[str], timeout: float) -> dict[str, Observation]:
+        """What changed among ``message_ids`` as soon as something did; ``{}`` after ``timeout``."""
+        future: asyncio.Future[dict[str, Observation]] = asyncio.get_running_loop().create_future()
+        self._waiters[future] = set(message_ids)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._watch())
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
+            return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            return False
+            return {}
         finally:
-            self._waiters.pop(event, None)
+            self._waiters.pop(future, None)
 
     async def _watch(self) -> None:
         while self._waiters:
@@ -80,12 +80,14 @@ class StoreWatcher:
                 log.warning("Could not read the status store (%s); retrying", exc)
                 continue
             self.looks += 1
-            changed = {i for i, ts in rows.items() if self._seen.get(i) != ts}
+            changed = {obs.message_id: obs for ts, obs in rows if self._seen.get(obs.message_id) != ts}
             if rows:
-                self._since = max(self._since, max(rows.values()) - OVERLAP)
-            self._seen = {i: ts for i, ts in {**self._seen, **rows}.items() if ts >= self._since}
+                self._since = max(self._since, max(ts for ts, _ in rows) - OVERLAP)
+                self._seen.update((obs.message_id, ts) for ts, obs in rows)
+                self._seen = {i: ts for i, ts in self._seen.items() if ts >= self._since}
             if not changed:
                 continue
-            for event, ids in list(self._waiters.items()):
-                if not ids.isdisjoint(changed):
-                    event.set()
+            for future, ids in list(self._waiters.items()):
+                mine = {i: changed[i] for i in ids.intersection(changed)}
+                if mine and not future.done():
+                    future.set_result(mine)

@@ -58,17 +58,23 @@ class DeliveryTrigger(BaseTrigger):
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
         raise NotImplementedError
 
-    async def pause(self, pending: list[str], seconds: float) -> None:
-        """Wait before the next look; store-backed triggers wake early when their messages change."""
+    async def pause(self, pending: list[str], seconds: float) -> dict[str, Observation] | None:
+        """Wait before the next look. Store-backed triggers wake early with what changed (then no
+        look is needed); ``None`` means: look again."""
         await asyncio.sleep(seconds)
+        return None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         gate = DeliveryGate.of(self.success_states, self.failure_states, self.min_success_fraction)
         tracker = DeliveryTracker(self.message_ids, gate)
+        news: dict[str, Observation] | None = None
         while True:
-            pending = tracker.pending()
-            if pending:
-                tracker.update(await self.observe(pending))
+            if news:
+                tracker.update(news)
+            else:
+                pending = tracker.pending()
+                if pending:
+                    tracker.update(await self.observe(pending))
             verdict = tracker.verdict()
             if verdict.gate_failed:
                 message = failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
@@ -91,7 +97,7 @@ class DeliveryTrigger(BaseTrigger):
                 })  # fmt: skip
                 return
             self.log.debug("Waiting for %d of %d message(s)", len(verdict.pending), len(tracker.message_ids))
-            await self.pause(
+            news = await self.pause(
                 verdict.pending, self.poll_interval if left is None else min(self.poll_interval, left)
             )
 
@@ -146,9 +152,11 @@ class StoreStatusTrigger(DeliveryTrigger):
         # SQLAlchemy is blocking: keep it off the event loop
         return await asyncio.to_thread(store.get_statuses, self.service, pending)
 
-    async def pause(self, pending: list[str], seconds: float) -> None:
-        """Sleep up to ``seconds``, waking as soon as the store shows a change to a pending message
-        (one shared look at the store per interval for every trigger, see ``tracking.watcher``)."""
+    async def pause(self, pending: list[str], seconds: float) -> dict[str, Observation] | None:
+        """Sleep up to ``seconds``, waking with the news as soon as the store shows a change to a
+        pending message (one shared look per interval for every trigger, see ``tracking.watcher``);
+        after ``seconds`` without news, the trigger reads its messages itself (a fallback)."""
         from ..tracking.watcher import StoreWatcher
 
-        await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
+        news = await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
+        return news or None
