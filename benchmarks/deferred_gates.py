@@ -129,7 +129,7 @@ def main() -> int:
         url = os.environ.get("MESSAGING_BENCH_STORE_URL") or f"sqlite:///{tmp}/store.db"
         store = MessageStore(url)
         store.ensure_schema()
-        where = url.split("@")[-1] if "@" in url else "SQLite"
+        where = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
 
         gates = start(GATES_PROCESS.format(repo=str(REPO), url=url, per=PER_GATE, gates=GATES, window=WINDOW))
         rng = random.Random(5)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ..core.errors import (
     AuthenticationError,
@@ -24,7 +24,9 @@ from ..core.errors import (
     TemplateError,
     TransientError,
 )
-from ..tracking.ledger import ACCEPTED, ALREADY_SENT, FAILED, SEND, UNKNOWN, TaskLedger
+
+if TYPE_CHECKING:  # the ledger pulls in SQLAlchemy: only when a task runs, not at DAG parse
+    from ..tracking.ledger import TaskLedger
 
 T = TypeVar("T")
 
@@ -63,6 +65,8 @@ def send_to_each(
     ledger: TaskLedger | None = None,
 ) -> SendOutcome[T]:
     """Call ``send_one`` per recipient; ``on_stop`` sees what was sent before the loop had to stop."""
+    from ..tracking.ledger import ACCEPTED, ALREADY_SENT, FAILED, SEND, UNKNOWN
+
     outcome: SendOutcome[T] = SendOutcome()
     for index, recipient in enumerate(recipients):
         key = None

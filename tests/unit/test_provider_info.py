@@ -50,12 +50,12 @@ def test_importing_the_provider_package_imports_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_importing_the_operator_module_leaves_clients_and_phonenumbers_unloaded():
+def test_importing_the_operator_modules_leaves_clients_store_and_phonenumbers_unloaded():
     code = (
         "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire,"
         " airflow_provider_messaging.operators.broadcast, airflow_provider_messaging.notifications.whatsapp;"
         "print(sorted(m for m in sys.modules if m.startswith(('phonenumbers', "
-        "'airflow_provider_messaging.clients'))))"
+        "'airflow_provider_messaging.clients', 'airflow_provider_messaging.tracking'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
