@@ -60,17 +60,26 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "SignalWire",
-                "python-modules": ["airflow_provider_messaging.sensors.signalwire"],
+                "python-modules": [
+                    "airflow_provider_messaging.sensors.signalwire",
+                    "airflow_provider_messaging.sensors.inbound",
+                ],
             },
             {
                 "integration-name": "WhatsApp Cloud API",
-                "python-modules": ["airflow_provider_messaging.sensors.whatsapp"],
+                "python-modules": [
+                    "airflow_provider_messaging.sensors.whatsapp",
+                    "airflow_provider_messaging.sensors.inbound",
+                ],
             },
         ],
         "triggers": [
             {
                 "integration-name": "SignalWire",
-                "python-modules": ["airflow_provider_messaging.triggers.delivery"],
+                "python-modules": [
+                    "airflow_provider_messaging.triggers.delivery",
+                    "airflow_provider_messaging.triggers.inbound",
+                ],
             },
         ],
         "notifications": [

@@ -1,0 +1,128 @@
+"""Waiting for inbound messages in the triggerer: one reply for a sensor, or every message for an
+``AssetWatcher`` so that an inbound message starts a DAG run.
+
+Both read the status store the webhook receiver fills (WhatsApp messages, SignalWire inbound SMS)
+off the event loop, and serialize to plain data (no secrets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
+
+from ..core.inbound import InboundFilter
+
+OVERLAP = 2.0  # seconds looked back each time: the receiver's commits may land out of order
+
+
+async def _read_inbound(
+    store_url: str | None, service: str, since: float, message_filter: InboundFilter
+) -> list[Any]:
+    from ..tracking.watcher import shared_store
+
+    store = shared_store(store_url)
+    senders = message_filter.store_senders() or None
+    return await asyncio.to_thread(store.inbound_since, service, since=since, senders=senders)
+
+
+class InboundMessageTrigger(BaseTrigger):
+    """Fires once, with the first matching message received after ``since`` (epoch seconds)."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        since: float,
+        from_numbers: Sequence[str] = (),
+        pattern: str | None = None,
+        store_url: str | None = None,
+        poll_interval: float = 2.0,
+        timeout_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.service, self.since, self.from_numbers = service, since, list(from_numbers)
+        self.pattern, self.store_url, self.poll_interval, self.timeout_at = (
+            pattern,
+            store_url,
+            poll_interval,
+            timeout_at,
+        )
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "service": self.service, "since": self.since, "from_numbers": self.from_numbers,
+                "pattern": self.pattern, "store_url": self.store_url, "poll_interval": self.poll_interval,
+                "timeout_at": self.timeout_at,
+            },
+        )  # fmt: skip
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
+        while True:
+            found = message_filter.first(
+                await _read_inbound(self.store_url, self.service, self.since, message_filter)
+            )
+            if found is not None:
+                yield TriggerEvent({"status": "success", "message": found.as_dict()})
+                return
+            left = None if self.timeout_at is None else self.timeout_at - time.time()
+            if left is not None and left <= 0:
+                yield TriggerEvent({"status": "timeout", "message": "no matching message arrived in time"})
+                return
+            await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
+
+
+class InboundMessageEventTrigger(BaseEventTrigger):
+    """For ``AssetWatcher``: one event per matching inbound message, for as long as it runs.
+
+    Messages received before the trigger started are not replayed. The event's payload is the
+    message (its ``id`` included: with several triggerers an event may come twice, so make the
+    DAG idempotent on it). A store that cannot be read is logged and retried, never an event.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        from_numbers: Sequence[str] = (),
+        pattern: str | None = None,
+        store_url: str | None = None,
+        poll_interval: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.service, self.from_numbers, self.pattern = service, list(from_numbers), pattern
+        self.store_url, self.poll_interval = store_url, poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "service": self.service, "from_numbers": self.from_numbers, "pattern": self.pattern,
+                "store_url": self.store_url, "poll_interval": self.poll_interval,
+            },
+        )  # fmt: skip
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
+        since = time.time()
+        seen: deque[str] = deque(maxlen=10_000)  # ids already announced within the look-back
+        while True:
+            try:
+                messages = await _read_inbound(self.store_url, self.service, since - OVERLAP, message_filter)
+            except Exception as exc:
+                self.log.warning("Could not read inbound messages (%s); trying again", exc)
+                await asyncio.sleep(self.poll_interval)
+                continue
+            for message in messages:
+                if message.message_id in seen or not message_filter.matches(message):
+                    continue
+                seen.append(message.message_id)
+                yield TriggerEvent(message.as_dict())
+            await asyncio.sleep(self.poll_interval)
