@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,8 +39,9 @@ BIN = pathlib.Path(sys.executable).parent
 class Scenario:
     title: str
     dag_id: str
-    conf: dict[str, str]
+    conf: dict[str, Any]
     expected_run_state: str
+    reply: tuple[str, str] | None = None  # (number, text): the demo plays this user answering
 
 
 SCENARIOS = [
@@ -73,6 +75,13 @@ SCENARIOS = [
         "weekly_whatsapp_broadcast",
         {},
         "success",
+    ),
+    Scenario(
+        "Approve by reply: ask +15550002001 on WhatsApp, wait (deferred) for a YES, then publish",
+        "approve_by_reply",
+        {"approver": "+15550002001"},
+        "success",
+        reply=("+15550002001", "YES"),
     ),
     Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
@@ -164,10 +173,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_scenario(env: dict[str, str], scenario: Scenario) -> bool:
+@contextmanager
+def replying(sandbox_url: str, reply: tuple[str, str] | None) -> Iterator[None]:
+    """Play a user who, once messaged, answers on WhatsApp (through the sandbox's signed webhook)."""
+    if reply is None:
+        yield
+        return
+    number, text = reply
+    done = threading.Event()
+
+    def answer() -> None:
+        while not done.wait(0.2):
+            messages = httpx.get(f"{sandbox_url}/_sandbox/messages", params={"service": "whatsapp"}).json()
+            if any(m["to"] == number.lstrip("+") for m in messages["messages"]):
+                break
+        pause = 1.0
+        while not done.wait(pause):  # until the run ends: the wait may begin after the first answer
+            httpx.post(f"{sandbox_url}/_sandbox/whatsapp/inbound", json={"from": number, "text": text})
+            pause = 5.0
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> bool:
     print(f"\n=== {scenario.title}")
     before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
-    result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
+    with replying(sandbox_url, scenario.reply):
+        result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
     runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
     if not runs:
         print(result.stdout[-3000:], result.stderr[-3000:])
@@ -188,7 +226,12 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
     messages = httpx.get(f"{sandbox_url}/_sandbox/messages").json()["messages"]
     store = MessageStore(store_url)
     stored = store.get_statuses("whatsapp", [m["sid"] for m in messages if m["service"] == "whatsapp"])
+    replies = store.inbound_since("whatsapp", since=0)
     store.dispose()
+    if replies:
+        senders = Counter(f"+{r.sender} {r.text!r}" for r in replies)
+        listed = ", ".join(f"{who} x{n}" for who, n in senders.items())
+        print(f"\n=== Inbound WhatsApp messages the receiver stored: {listed}")
     print(f"\n=== What the sandbox accepted ({len(messages)} message(s)) and their final states")
     broadcast = [m for m in messages if "weekly_whatsapp_broadcast" in str(m.get("payload") or "")]
     if broadcast:
@@ -236,7 +279,7 @@ def main() -> int:
                 f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']})"
             )
             for scenario in SCENARIOS:
-                ok = run_scenario(env, scenario) and ok
+                ok = run_scenario(env, scenario, sandbox.url) and ok
         print_accepted(sandbox.url, env["AIRFLOW__MESSAGING__STORE_URL"])
     shutil.rmtree(home, ignore_errors=True)
     print("\ndemo:", "OK" if ok else "FAILED")

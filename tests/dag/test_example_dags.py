@@ -170,3 +170,30 @@ def test_weekly_broadcast_fails_its_gate_below_95_percent(airflow_db, whatsapp_e
     assert run.state == "failed"
     assert states(run)["broadcast_weekly_report"] == "success"
     assert states(run)["wait_for_95_percent_delivered"] == "failed"
+
+
+def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
+    import threading
+    import time
+
+    done = threading.Event()
+
+    def approver_answers():
+        """Answer once asked, and keep answering until the run ends (the wait may begin late)."""
+        while not done.is_set() and not any(m["to"] == "15550002001" for m in sandbox_messages(whatsapp_env)):
+            time.sleep(0.05)
+        while not done.wait(0.5):
+            for text in ("not now", "YES"):  # the first does not match the pattern
+                httpx.post(f"{whatsapp_env.url}/_sandbox/whatsapp/inbound",
+                           json={"from": "+15550002001", "text": text}).raise_for_status()  # fmt: skip
+
+    approver = threading.Thread(target=approver_answers)
+    approver.start()
+    dag = importlib.import_module("example_dags.approve_by_reply").dag
+    try:
+        run = dag.test()
+    finally:
+        done.set()
+        approver.join()
+    assert run.state == "success", states(run)
+    assert states(run) == {"ask_approver": "success", "wait_for_yes": "success", "publish": "success"}
