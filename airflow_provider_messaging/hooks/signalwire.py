@@ -12,8 +12,11 @@ from ..core.errors import ConfigurationError, MessagingError
 from .connections import aload_settings, extra_value, legacy_ui_field_behaviour, load_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from airflow.sdk import Connection
 
+    from ..clients.signalwire_relay import RelayClient, RelayMessage
     from ..clients.signalwire_rest import (
         AsyncSignalWireRestClient,
         SignalWireCredentials,
@@ -160,6 +163,31 @@ class SignalWireHook(BaseHook):
             timeout=self.timeout,
             retry_policy=retry_policy or self.retry_policy,
             max_connections=max_connections,
+        )
+
+    def get_relay_client(
+        self,
+        contexts: Sequence[str] | None = None,
+        *,
+        on_state: Callable[[RelayMessage], None] | None = None,
+        on_receive: Callable[[RelayMessage], None] | None = None,
+    ) -> RelayClient:
+        """A Relay v2 client (not yet connected: use ``with hook.get_relay_client(...) as relay``).
+
+        It connects to the connection's ``base_url`` (the sandbox) or to ``wss://<Space URL>``, and
+        subscribes ``contexts`` (default: the connection's context) for state and receive events.
+        """
+        from ..clients.signalwire_relay import RelayClient
+
+        settings = self.settings
+        return RelayClient(
+            settings.project_id,
+            settings.api_token,
+            settings.base_url or settings.space_url or "relay.signalwire.com",
+            contexts=list(contexts) if contexts else [settings.context],
+            on_state=on_state,
+            on_receive=on_receive,
+            request_timeout=self.timeout,
         )
 
     def close(self) -> None:

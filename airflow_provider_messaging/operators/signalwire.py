@@ -14,6 +14,7 @@ from .recipient_loop import send_to_each
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from ..clients.signalwire_relay import RelayMessage
     from ..clients.signalwire_rest import SignalWireMessage
 
 
@@ -39,6 +40,13 @@ class SignalWireSendMessageOperator(BaseOperator):
     :param on_unknown: ``"skip"`` (default) or ``"resend"`` a recipient whose send an earlier try
         lost track of (request sent, no answer).
     :param force_resend: send again to recipients an earlier try of this task already sent to.
+    :param api: ``"rest"`` (default: the Compatibility REST API) or ``"relay"`` (Relay v2 over
+        WebSocket: ``messaging.send`` with ``context`` and ``tags``; the state events seen while
+        the task runs are written to the status store, where the store-backed sensors read them).
+    :param context: the Relay context (default: the connection's context); ``api="relay"`` only.
+    :param tags: Relay tags, e.g. ``["dag:nightly"]``; ``api="relay"`` only.
+    :param wait_for_states: with ``api="relay"``, seconds to keep listening for state events after
+        the last send before closing (default 2).
     """
 
     template_fields: Sequence[str] = (
@@ -48,6 +56,8 @@ class SignalWireSendMessageOperator(BaseOperator):
         "from_number",
         "status_callback",
         "signalwire_conn_id",
+        "context",
+        "tags",
     )
     template_fields_renderers = {"body": "txt"}
     ui_color = "#f0e4ec"
@@ -63,9 +73,19 @@ class SignalWireSendMessageOperator(BaseOperator):
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
         on_unknown: str = "skip",
         force_resend: bool = False,
+        api: str = "rest",
+        context: str | None = None,
+        tags: Sequence[str] = (),
+        wait_for_states: float = 2.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if api not in ("rest", "relay"):
+            raise ValueError(f"api must be 'rest' or 'relay', got {api!r}")
+        self.api = api
+        self.context = context
+        self.tags = tags
+        self.wait_for_states = wait_for_states
         self.on_unknown = on_unknown
         self.force_resend = force_resend
         self.to = to
@@ -106,8 +126,17 @@ class SignalWireSendMessageOperator(BaseOperator):
         if body is not None:
             self.log.info("Body: %d characters, %d segment(s) per SMS", len(body), segment_count(body))
 
+        relay = RelaySession(self.hook, self.context or self.hook.settings.context, self.tags, self.log) if (
+            self.api == "relay"
+        ) else None  # fmt: skip
+
         def send_one(recipient: str) -> SignalWireMessage:
-            message = self.hook.client.create_message(recipient, sender, body, media, self.status_callback)
+            if relay is not None:
+                message = relay.send(recipient, sender, body, media)
+            else:
+                message = self.hook.client.create_message(
+                    recipient, sender, body, media, self.status_callback
+                )
             self.log.info("Sent to %s: sid=%s status=%s", recipient, message.sid, message.status)
             return message
 
@@ -118,14 +147,18 @@ class SignalWireSendMessageOperator(BaseOperator):
             force_resend=self.force_resend,
             on_unknown=self.on_unknown,
         )
-        outcome = send_to_each(
-            recipients,
-            send_one,
-            lambda message: message.sid,
-            self.log,
-            lambda sent: self._push_summary(context, sent),
-            ledger,
-        )
+        try:
+            outcome = send_to_each(
+                recipients,
+                send_one,
+                lambda message: message.sid,
+                self.log,
+                lambda sent: self._push_summary(context, sent),
+                ledger,
+            )
+        finally:
+            if relay is not None:
+                relay.close(self.wait_for_states)
         self._push_summary(context, outcome.sent)
         outcome.raise_for_refused(len(recipients))
         return [message.sid for message in outcome.sent] + [mid for _, mid in outcome.already_sent if mid]
@@ -134,3 +167,56 @@ class SignalWireSendMessageOperator(BaseOperator):
         ti = context.get("ti") if context else None
         if ti is not None:
             ti.xcom_push(key="messages", value=[m.as_dict() for m in sent])
+
+
+class RelaySession:
+    """Sends over Relay for one task run; the state events it sees go to the status store."""
+
+    FINAL = frozenset({"delivered", "undelivered", "failed"})
+
+    def __init__(self, hook: SignalWireHook, context: str, tags: Sequence[str], log: Any) -> None:
+        from ..tracking.store import MessageStore
+
+        self.context, self.tags, self.log = context, list(tags), log
+        self.store = MessageStore()
+        self.states: dict[str, str] = {}
+        self.client = hook.get_relay_client([context], on_state=self._on_state).connect()
+        log.info("Relay connected (context %r, protocol %s)", context, self.client.protocol)
+
+    def _on_state(self, message: RelayMessage) -> None:
+        import time
+
+        from ..core.events import StatusEvent
+        from ..core.states import from_signalwire
+
+        self.states[message.message_id] = message.state
+        self.store.record_status(
+            StatusEvent("signalwire", message.message_id, from_signalwire(message.state), message.state,
+                        message.timestamp or time.time(), recipient=message.to_number,
+                        error_details=message.reason, correlation=message.context,
+                        same_event_key=f"relay:{message.message_id}:{message.state}")
+        )  # fmt: skip
+
+    def send(self, to: str, sender: str, body: str | None, media: Sequence[str]) -> SignalWireMessage:
+        from ..clients.signalwire_rest import SignalWireMessage
+        from ..core.errors import PermanentError
+
+        result = self.client.send(self.context, to, sender, body, media, self.tags)
+        if not result.successful or not result.message_id:
+            raise PermanentError(
+                f"SignalWire Relay refused the message to {to}: {result.code} {result.message}",
+                service="signalwire",
+                code=result.code,
+            )
+        return SignalWireMessage(sid=result.message_id, status="queued", to=to, from_number=sender, body=body)
+
+    def close(self, wait: float) -> None:
+        """Listen a little longer for state events (until every sent message is final), then close."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(s not in self.FINAL for s in self.states.values()):
+            time.sleep(0.05)
+        self.client.close()
+        self.log.info("Relay states seen: %s", self.states)
+        self.store.dispose()

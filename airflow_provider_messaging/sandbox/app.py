@@ -16,6 +16,7 @@ from .config import SandboxConfig
 from .control import control_router
 from .faults import FaultKnobs
 from .registry import Registry
+from .signalwire_relay import RelayServer
 from .signalwire_rest import SignalWireRest, compat_error
 from .whatsapp_cloud import GraphError, WhatsAppCloud
 
@@ -76,6 +77,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     registry = Registry()
     signalwire = SignalWireRest(config, registry)
     whatsapp = WhatsAppCloud(config, registry)
+    relay = RelayServer(config, registry, signalwire)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +92,8 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
 
     app.add_middleware(FaultInjection, state=app.state)
 
-    app.include_router(control_router(registry, signalwire, whatsapp, app.state))
+    app.include_router(control_router(registry, signalwire, whatsapp, app.state, relay))
+    app.add_api_websocket_route("/", relay.endpoint)  # Relay has no path, as on the real service
     app.include_router(signalwire.router())
     app.include_router(whatsapp.router())
     return app

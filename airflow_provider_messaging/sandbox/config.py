@@ -21,3 +21,4 @@ class SandboxConfig:
     whatsapp_app_secret: str = "sandbox-app-secret"
     webhook_url: str | None = None  # where signed WhatsApp webhooks go (e.g. the receiver)
     read_delay: float = 0.3  # seconds from delivered to read (WhatsApp)
+    relay_ping_interval: float = 15.0  # seconds between the Relay server's blade.ping to each client

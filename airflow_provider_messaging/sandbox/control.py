@@ -9,12 +9,13 @@ from fastapi import APIRouter, HTTPException, Request
 from .faults import FaultKnobs
 from .magic import MAGIC_NUMBERS
 from .registry import Registry
+from .signalwire_relay import RelayServer
 from .signalwire_rest import SignalWireRest
 from .whatsapp_cloud import WhatsAppCloud
 
 
 def control_router(
-    registry: Registry, signalwire: SignalWireRest, whatsapp: WhatsAppCloud, state: Any
+    registry: Registry, signalwire: SignalWireRest, whatsapp: WhatsAppCloud, state: Any, relay: RelayServer
 ) -> APIRouter:
     router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
@@ -90,6 +91,32 @@ def control_router(
         )
         await whatsapp.post_webhook(value)
         return {"id": wamid}
+
+    @router.post("/signalwire/relay/drop")
+    async def drop_relay(after_next_send: bool = False) -> dict[str, int]:
+        """Close every Relay WebSocket now, as a network blip or a server restart would; or, with
+        ``after_next_send=true``, accept the next ``messaging.send`` and close before answering it."""
+        if after_next_send:
+            relay.drop_after_next_send = True
+            return {"dropped": 0}
+        return {"dropped": await relay.drop_connections()}
+
+    @router.post("/signalwire/inbound")
+    async def signalwire_inbound(request: Request) -> dict[str, Any]:
+        """Play a user texting your number: a Relay ``messaging.receive`` event on ``context``."""
+        data = await request.json()
+        if (
+            not isinstance(data, dict)
+            or not data.get("from")
+            or "text" not in data
+            or not data.get("context")
+        ):
+            raise HTTPException(
+                status_code=400, detail="give 'from', 'text' and 'context' (and optionally 'to')"
+            )
+        sid = await relay.inbound(str(data["from"]), str(data.get("to") or "+15551230001"), str(data["text"]),
+                                  str(data["context"]))  # fmt: skip
+        return {"id": sid}
 
     @router.post("/reset")
     async def reset() -> dict[str, str]:

@@ -26,6 +26,8 @@ class StoredMessage:
     error_message: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     payload: dict[str, Any] = field(default_factory=dict)  # the request as sent (WhatsApp)
+    relay_context: str | None = None  # sent over Relay: its context and tags
+    tags: list[str] = field(default_factory=list)
 
     def set_status(
         self, status: str, error_code: str | None = None, error_message: str | None = None
@@ -53,6 +55,8 @@ class StoredMessage:
             "created_at": self.date_created,
             "history": list(self.history),
             "payload": self.payload,
+            "relay_context": self.relay_context,
+            "tags": list(self.tags),
         }
 
 

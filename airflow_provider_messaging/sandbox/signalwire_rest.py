@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
@@ -123,6 +124,7 @@ class SignalWireRest:
         self.config = config
         self.registry = registry
         self.background = Background()
+        self.listeners: list[Callable[[StoredMessage], Awaitable[None]]] = []  # e.g. Relay state events
 
     def router(self) -> APIRouter:
         router = APIRouter(prefix=f"{API_ROOT}/Accounts/{{project}}")
@@ -171,7 +173,7 @@ class SignalWireRest:
         )
         message.history.append({"status": "queued", "at": now})
         self.registry.add(message)
-        self.background.spawn(self._progress(message))
+        self.start(message)
         return JSONResponse(resource(message, project), status_code=201)
 
     async def fetch(self, project: str, sid: str, request: Request) -> JSONResponse:
@@ -233,9 +235,16 @@ class SignalWireRest:
 
     # -- background work -------------------------------------------------------------------
 
+    def start(self, message: StoredMessage) -> None:
+        """Move a newly accepted message along its magic-number outcome (REST and Relay alike)."""
+        self.background.spawn(self._progress(message))
+
     async def _progress(self, message: StoredMessage) -> None:
         magic = outcome_for(message.to)
         factor = SLOW_FACTOR if magic.outcome == "slow" else 1.0
+        if message.relay_context is not None:  # Relay reports the hand-over to the sending engine
+            await asyncio.sleep(self.config.sent_delay * factor / 2)
+            await self._change(message, "initiated")
         await asyncio.sleep(self.config.sent_delay * factor)
         if magic.outcome == "failed":
             await self._change(message, "failed", magic.error_code)
@@ -252,6 +261,8 @@ class SignalWireRest:
     async def _change(self, message: StoredMessage, status: str, error_code: str | None = None) -> None:
         meaning = SIGNALWIRE_ERROR_CODES.get(error_code or "", ("", ""))[0] or None
         message.set_status(status, error_code, meaning)
+        for listener in self.listeners:
+            await listener(message)
         if message.status_callback:
             await self._post_callback(message)
 

@@ -1,0 +1,153 @@
+"""Relay v2 over loopback: the client and the operator against the sandbox's Relay server."""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from airflow_provider_messaging.clients.signalwire_relay import RelayClient
+from airflow_provider_messaging.core.errors import AuthenticationError
+from airflow_provider_messaging.operators.signalwire import SignalWireSendMessageOperator
+from airflow_provider_messaging.tracking.store import MessageStore
+
+pytestmark = pytest.mark.integration
+SENDER = "+15551230001"
+
+
+@pytest.fixture
+def sandbox_reset(sandbox):
+    httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    return sandbox
+
+
+class Events:
+    def __init__(self):
+        self.items = []
+        self.changed = threading.Condition()
+
+    def __call__(self, message):
+        with self.changed:
+            self.items.append(message)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not predicate(self.items):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"events so far: {self.items}")
+                self.changed.wait(left)
+
+
+def client(sandbox, **kw):
+    c = sandbox.config
+    return RelayClient(c.signalwire_project, c.signalwire_token, sandbox.url, contexts=["airflow"], **kw)
+
+
+def states_of(events, message_id):
+    return [m.state for m in events.items if m.message_id == message_id]
+
+
+def test_send_with_context_and_tags_reports_every_state_to_delivered(sandbox_reset):
+    events = Events()
+    with client(sandbox_reset, on_state=events) as relay:
+        result = relay.send("airflow", "+15550001001", SENDER, "Nightly load done", tags=["dag:nightly"])
+        assert result.successful and result.code == "200"
+        events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))
+    assert states_of(events, result.message_id) == ["queued", "initiated", "sent", "delivered"]
+    stored = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"][0]
+    assert (stored["relay_context"], stored["tags"], stored["body"]) == (
+        "airflow",
+        ["dag:nightly"],
+        "Nightly load done",
+    )
+
+
+def test_an_undeliverable_number_ends_undelivered_with_a_reason(sandbox_reset):
+    events = Events()
+    with client(sandbox_reset, on_state=events) as relay:
+        result = relay.send("airflow", "+15550001002", SENDER, "hi")
+        events.wait_for(lambda items: "undelivered" in states_of(events, result.message_id))
+    last = [m for m in events.items if m.message_id == result.message_id][-1]
+    assert last.reason and "unreachable" in last.reason.lower()
+
+
+def test_a_refused_send_is_not_successful(sandbox_reset):
+    with client(sandbox_reset) as relay:
+        result = relay.send("airflow", "+15550001005", SENDER, "hi")  # replied STOP
+    assert not result.successful and result.code == "400" and "opted out" in result.message
+
+
+def test_inbound_messages_arrive_on_the_context(sandbox_reset):
+    received = Events()
+    with client(sandbox_reset, on_receive=received):
+        httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/inbound",
+                   json={"from": "+15550009999", "text": "YES", "context": "airflow"}).raise_for_status()  # fmt: skip
+        received.wait_for(lambda items: len(items) == 1)
+    message = received.items[0]
+    assert (message.direction, message.state, message.body, message.from_number) == (
+        "inbound", "received", "YES", "+15550009999")  # fmt: skip
+
+
+def test_a_dropped_connection_reconnects_and_the_send_completes_exactly_once(sandbox_reset):
+    events = Events()
+    with client(sandbox_reset, on_state=events) as relay:
+        first_protocol = relay.protocol
+        assert httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/relay/drop").json()["dropped"] == 1
+        deadline = time.monotonic() + 10
+        while relay.is_ready and time.monotonic() < deadline:  # the client notices the drop...
+            time.sleep(0.005)
+        result = relay.send("airflow", "+15550001001", SENDER, "after the drop")  # ...and this send waits
+        assert result.successful
+        events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))  # re-subscribed
+        assert relay.connections == 2 and relay.protocol != first_protocol
+    sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
+    assert collections.Counter(m["body"] for m in sent) == {"after the drop": 1}
+
+
+def test_a_send_whose_answer_is_lost_is_unknown_and_never_resent(sandbox_reset):
+    from airflow_provider_messaging.core.errors import OutcomeUnknownError
+
+    with client(sandbox_reset) as relay:
+        httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/relay/drop", params={"after_next_send": "true"})
+        with pytest.raises(OutcomeUnknownError, match="not resent"):
+            relay.send("airflow", "+15550001001", SENDER, "answer lost")
+        deadline = time.monotonic() + 10
+        while relay.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert relay.send("airflow", "+15550001001", SENDER, "next one").successful  # reconnected
+    sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
+    assert collections.Counter(m["body"] for m in sent) == {"answer lost": 1, "next one": 1}
+
+
+def test_wrong_credentials_fail_fast_with_a_clear_error(sandbox_reset):
+    c = sandbox_reset.config
+    relay = RelayClient(c.signalwire_project, "wrong-token", sandbox_reset.url, contexts=["airflow"])
+    with pytest.raises(AuthenticationError, match="API Token"):
+        relay.connect()
+    relay.close()
+
+
+def test_operator_sends_over_relay_and_the_states_reach_the_store(sandbox_reset, monkeypatch, tmp_path):
+    c = sandbox_reset.config
+    store_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", store_url)
+    monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
+        "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
+        "extra": {"base_url": sandbox_reset.url, "from_number": SENDER, "context": "office"}}))  # fmt: skip
+    ids = SignalWireSendMessageOperator(
+        task_id="send", to=["+15550001001", "+15550001002"], body="Relay hello", api="relay", tags=["dag:x"],
+        wait_for_states=10,
+    ).execute({})  # fmt: skip
+    store = MessageStore(store_url)
+    states = store.get_statuses("signalwire", ids)
+    store.dispose()
+    assert [states[i].state.value for i in ids] == ["delivered", "undelivered"]
+    sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
+    assert {m["relay_context"] for m in sent} == {"office"} and sent[0]["tags"] == ["dag:x"]
