@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import AuthenticationError, OutcomeUnknownError, PermanentError, ServiceUnavailableError
+from ..core.events import InboundMessage
 
 log = logging.getLogger("airflow_provider_messaging.relay")
 
@@ -73,6 +74,14 @@ class RelayMessage:
             segments=p.get("segments"), reason=p.get("reason"), timestamp=event.get("timestamp"),
         )  # fmt: skip
 
+    def as_inbound(self) -> InboundMessage:
+        """A ``messaging.receive`` message in the provider's inbound shape (as the store keeps it)."""
+        return InboundMessage(
+            service="signalwire", message_id=self.message_id, sender=self.from_number, recipient=self.to_number,
+            kind="mms" if self.media else "sms", text=self.body, timestamp=self.timestamp or time.time(),
+            payload={"context": self.context, "tags": self.tags, "media": self.media},
+        )  # fmt: skip
+
 
 class RelayError(Exception):
     """A JSON-RPC error answer."""
@@ -108,8 +117,8 @@ class RelayClient:
         host: str = DEFAULT_HOST,
         *,
         contexts: Sequence[str] = (),
-        on_state: Callable[[RelayMessage], None] | None = None,
-        on_receive: Callable[[RelayMessage], None] | None = None,
+        on_state: Callable[[RelayMessage], object] | None = None,
+        on_receive: Callable[[RelayMessage], object] | None = None,
         request_timeout: float = 10.0,
         ping_interval: float = 10.0,
         max_reconnect_delay: float = 10.0,

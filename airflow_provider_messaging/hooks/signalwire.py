@@ -169,8 +169,8 @@ class SignalWireHook(BaseHook):
         self,
         contexts: Sequence[str] | None = None,
         *,
-        on_state: Callable[[RelayMessage], None] | None = None,
-        on_receive: Callable[[RelayMessage], None] | None = None,
+        on_state: Callable[[RelayMessage], object] | None = None,
+        on_receive: Callable[[RelayMessage], object] | None = None,
     ) -> RelayClient:
         """A Relay v2 client (not yet connected: use ``with hook.get_relay_client(...) as relay``).
 

@@ -129,6 +129,62 @@ class WhatsAppMessageReceivedSensor(MessageReceivedSensor):
 
 
 class SignalWireMessageReceivedSensor(MessageReceivedSensor):
-    """Wait for an SMS to your SignalWire number from given numbers (inbound SMS webhook)."""
+    """Wait for an SMS to your SignalWire number from given numbers.
+
+    By default the reply comes through the inbound SMS webhook (the receiver writes it to the
+    store). With ``relay_context`` the sensor listens on a Relay connection for ``messaging.receive``
+    events on that context instead (and writes what arrives to the store): deferred, the triggerer
+    holds the connection; in poke mode the task does (``mode="reschedule"`` would drop it, so it
+    is refused).
+
+    :param relay_context: the Relay context your number's inbound messages go to.
+    :param signalwire_conn_id: the SignalWire connection (for Relay).
+    """
 
     service = "signalwire"
+
+    def __init__(
+        self,
+        *,
+        relay_context: str | None = None,
+        signalwire_conn_id: str = "signalwire_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if relay_context and self.mode == "reschedule" and not self.deferrable:
+            raise ValueError(
+                "relay_context needs a connection held for the whole wait: use deferrable=True or mode='poke'"
+            )
+        self.relay_context = relay_context
+        self.signalwire_conn_id = signalwire_conn_id
+
+    def execute(self, context: Context) -> Any:
+        if not self.relay_context:
+            return super().execute(context)
+        from ..hooks.signalwire import SignalWireHook
+        from ..tracking.store import MessageStore
+
+        if self.deferrable:
+            from ..triggers.inbound import RelayInboundTrigger
+
+            message_filter = self._filter()
+            self.defer(
+                trigger=RelayInboundTrigger(
+                    signalwire_conn_id=self.signalwire_conn_id, context=self.relay_context,
+                    from_numbers=message_filter.senders, pattern=message_filter.pattern,
+                    store_url=self.store_url, timeout_at=time.time() + self.timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + TRIGGER_TIMEOUT_GRACE),
+            )  # fmt: skip
+        self.since(context)
+        store = MessageStore(self.store_url)
+        hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+        relay = hook.get_relay_client(
+            [self.relay_context], on_receive=lambda m: store.record_inbound(m.as_inbound())
+        )
+        try:
+            with relay:  # pokes read the store, where the Relay callback writes what arrives
+                return super().execute(context)
+        finally:
+            store.dispose()

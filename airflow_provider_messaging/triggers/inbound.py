@@ -126,3 +126,74 @@ class InboundMessageEventTrigger(BaseEventTrigger):
                 seen.append(message.message_id)
                 yield TriggerEvent(message.as_dict())
             await asyncio.sleep(self.poll_interval)
+
+
+class RelayInboundTrigger(BaseTrigger):
+    """Holds a Relay connection in the triggerer and fires on the first matching inbound message.
+
+    The Relay client runs in its own threads; its callback hands each message to this trigger's
+    event loop. Each message received is also written to the status store.
+    """
+
+    def __init__(
+        self,
+        *,
+        signalwire_conn_id: str,
+        context: str,
+        from_numbers: Sequence[str] = (),
+        pattern: str | None = None,
+        store_url: str | None = None,
+        timeout_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.signalwire_conn_id, self.context, self.from_numbers = (
+            signalwire_conn_id,
+            context,
+            list(from_numbers),
+        )
+        self.pattern, self.store_url, self.timeout_at = pattern, store_url, timeout_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "signalwire_conn_id": self.signalwire_conn_id, "context": self.context,
+                "from_numbers": self.from_numbers, "pattern": self.pattern, "store_url": self.store_url,
+                "timeout_at": self.timeout_at,
+            },
+        )  # fmt: skip
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from ..hooks.signalwire import SignalWireHook
+        from ..tracking.watcher import shared_store
+
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
+        hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+        await hook.aget_settings()
+
+        def hand_over(message: Any) -> None:  # called on the Relay reader thread
+            loop.call_soon_threadsafe(arrived.put_nowait, message)
+
+        client = hook.get_relay_client([self.context], on_receive=hand_over)
+        message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
+        store = shared_store(self.store_url)
+        await asyncio.to_thread(client.connect)
+        try:
+            while True:
+                left = None if self.timeout_at is None else self.timeout_at - time.time()
+                if left is not None and left <= 0:
+                    event = {"status": "timeout", "message": "no matching message arrived in time"}
+                    break
+                try:
+                    relay_message = await asyncio.wait_for(arrived.get(), left)
+                except asyncio.TimeoutError:
+                    continue
+                inbound = relay_message.as_inbound()
+                await asyncio.to_thread(store.record_inbound, inbound)
+                if message_filter.matches(inbound):
+                    event = {"status": "success", "message": inbound.as_dict()}
+                    break
+        finally:  # closed before the event goes out: the triggerer may drop this generator then
+            await asyncio.to_thread(client.close)
+        yield TriggerEvent(event)

@@ -151,3 +151,53 @@ def test_operator_sends_over_relay_and_the_states_reach_the_store(sandbox_reset,
     assert [states[i].state.value for i in ids] == ["delivered", "undelivered"]
     sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
     assert {m["relay_context"] for m in sent} == {"office"} and sent[0]["tags"] == ["dag:x"]
+
+
+def relay_conn(sandbox, monkeypatch, tmp_path):
+    c = sandbox.config
+    monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
+        "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
+        "extra": {"base_url": sandbox.url, "from_number": SENDER}}))  # fmt: skip
+    return f"sqlite:///{tmp_path / 'inbound.db'}"
+
+
+def inject_later(sandbox, texts, delay=0.5):
+    def run():
+        time.sleep(delay)
+        for text in texts:
+            httpx.post(f"{sandbox.url}/_sandbox/signalwire/inbound",
+                       json={"from": "+15550001001", "text": text, "context": "office"}).raise_for_status()  # fmt: skip
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_inbound_sensor_listens_on_a_relay_context_in_poke_mode(sandbox_reset, monkeypatch, tmp_path):
+    from airflow_provider_messaging.sensors.inbound import SignalWireMessageReceivedSensor
+
+    store_url = relay_conn(sandbox_reset, monkeypatch, tmp_path)
+    injector = inject_later(sandbox_reset, ["no", "Yes"], delay=1.0)
+    sensor = SignalWireMessageReceivedSensor(task_id="wait", from_numbers="+15550001001", pattern="^yes$",
+                                             relay_context="office", store_url=store_url, poke_interval=0.1, timeout=30)  # fmt: skip
+    message = sensor.execute({})
+    injector.join()
+    assert message["text"] == "Yes" and message["from"] == "+15550001001"
+
+
+def test_relay_inbound_trigger_fires_on_the_matching_message(sandbox_reset, monkeypatch, tmp_path):
+    import asyncio
+
+    from airflow_provider_messaging.triggers.inbound import RelayInboundTrigger
+
+    store_url = relay_conn(sandbox_reset, monkeypatch, tmp_path)
+    trigger = RelayInboundTrigger(signalwire_conn_id="signalwire_default", context="office",
+                                  from_numbers=["+15550001001"], pattern="^approve$", store_url=store_url)  # fmt: skip
+    assert "sandbox-token" not in json.dumps(trigger.serialize()[1])
+    injector = inject_later(sandbox_reset, ["later", "APPROVE"], delay=1.0)
+    event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 30)).payload
+    injector.join()
+    assert event["status"] == "success" and event["message"]["text"] == "APPROVE"
+    store = MessageStore(store_url)
+    assert [m.text for m in store.inbound_since("signalwire", since=0)] == ["later", "APPROVE"]
+    store.dispose()
