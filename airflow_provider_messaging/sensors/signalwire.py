@@ -29,6 +29,11 @@ class SignalWireMessageSensor(DeliverySensor):
     :param success_states: states that count as success (``queued``, ``sent``, ``delivered``).
     :param failure_states: states that fail the task (default ``failed``, ``undelivered``).
     :param signalwire_conn_id: the SignalWire connection to use.
+    :param source: ``"rest"`` (default: poll each message over REST) or ``"store"``: read the
+        status store, which status callbacks (through the webhook receiver) and the Relay state
+        events seen by ``api="relay"`` sends fill. Relay messages have no REST resource, so gate
+        them with ``source="store"``.
+    :param store_url: the status store for ``source="store"`` (default ``[messaging] store_url``).
     """
 
     template_fields: Sequence[str] = ("message_ids", "signalwire_conn_id")
@@ -41,19 +46,30 @@ class SignalWireMessageSensor(DeliverySensor):
         success_states: Sequence[str] = ("delivered",),
         failure_states: Sequence[str] = ("failed", "undelivered"),
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        source: str = "rest",
+        store_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             message_ids=message_ids, success_states=success_states, failure_states=failure_states, **kwargs
         )
+        if source not in ("rest", "store"):
+            raise ValueError(f"source must be 'rest' or 'store', got {source!r}")
         self.signalwire_conn_id = signalwire_conn_id
+        self.source = source
+        self.store_url = store_url
 
     @cached_property
     def hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
     def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
-        from ..triggers.delivery import SignalWireMessageTrigger
+        from ..triggers.delivery import SignalWireMessageTrigger, StoreStatusTrigger
+
+        if self.source == "store":
+            return StoreStatusTrigger(
+                service="signalwire", store_url=self.store_url, **self.trigger_kwargs(message_ids, timeout_at)
+            )
 
         return SignalWireMessageTrigger(
             signalwire_conn_id=self.signalwire_conn_id,
@@ -62,6 +78,15 @@ class SignalWireMessageSensor(DeliverySensor):
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         from ..core.errors import TransientError
+
+        if self.source == "store":
+            from ..tracking.store import MessageStore
+
+            store = MessageStore(self.store_url)
+            try:
+                return store.get_statuses("signalwire", pending)
+            finally:
+                store.dispose()
 
         found: dict[str, Observation] = {}
         for message_id in pending:

@@ -149,6 +149,12 @@ def test_operator_sends_over_relay_and_the_states_reach_the_store(sandbox_reset,
     states = store.get_statuses("signalwire", ids)
     store.dispose()
     assert [states[i].state.value for i in ids] == ["delivered", "undelivered"]
+    from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSensor
+
+    gate = SignalWireMessageSensor(task_id="gate", message_ids=ids, source="store", store_url=store_url,
+                                   min_success_fraction=0.5)  # fmt: skip
+    report = gate.poke({}).xcom_value
+    assert report["outcome"] == "passed" and report["counts"] == {"delivered": 1, "undelivered": 1}
     sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
     assert {m["relay_context"] for m in sent} == {"office"} and sent[0]["tags"] == ["dag:x"]
 
