@@ -73,8 +73,19 @@ def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_con
     assert alert["to"] == "+15550001001" and "+15550001003 was not delivered" in alert["body"]
 
 
+@pytest.fixture(scope="module")
+def slow_sandbox():
+    """Deliveries that take a second, so the deferrable sensors' first look finds them pending."""
+    from airflow_provider_messaging.sandbox.config import SandboxConfig
+    from airflow_provider_messaging.sandbox.server import SandboxServer
+
+    with SandboxServer(SandboxConfig(port=0, sent_delay=0.5, delivered_delay=0.5, read_delay=0.5)) as server:
+        yield server
+
+
 @pytest.fixture
-def whatsapp_env(sandbox, monkeypatch, tmp_path):
+def whatsapp_env(slow_sandbox, monkeypatch, tmp_path):
+    sandbox = slow_sandbox
     from airflow_provider_messaging.sandbox.server import BackgroundServer
     from airflow_provider_messaging.tracking.store import MessageStore
     from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
@@ -103,9 +114,26 @@ def whatsapp_dag():
     return importlib.import_module("example_dags.whatsapp_template_delivery_gate").dag
 
 
-def test_weekly_template_is_sent_and_gated_on_delivery(airflow_db, whatsapp_env):
+@pytest.fixture
+def trigger_runs(monkeypatch):
+    """Count the store triggers dag.test() runs inline: proof that the sensor deferred."""
+    from airflow_provider_messaging.triggers.delivery import StoreStatusTrigger
+
+    runs = []
+    original = StoreStatusTrigger.run
+
+    def counted(self):
+        runs.append(self.message_ids)
+        return original(self)
+
+    monkeypatch.setattr(StoreStatusTrigger, "run", counted)
+    return runs
+
+
+def test_weekly_template_is_sent_and_gated_on_delivery(airflow_db, whatsapp_env, trigger_runs):
     run = whatsapp_dag().test(run_conf={"to": ["+15550002001", "+15550002005"], "team": "ops"})
     assert run.state == "success", states(run)
+    assert len(trigger_runs) == 1  # the sensor deferred, and resumed to success
     assert states(run) == {
         "send_weekly_report": "success",
         "wait_for_delivery": "success",
@@ -120,10 +148,11 @@ def test_weekly_template_is_sent_and_gated_on_delivery(airflow_db, whatsapp_env)
     )
 
 
-def test_undeliverable_template_fails_the_gate(airflow_db, whatsapp_env):
+def test_undeliverable_template_fails_the_gate(airflow_db, whatsapp_env, trigger_runs):
     run = whatsapp_dag().test(run_conf={"to": ["+15550002002"]})
     assert run.state == "failed"
     assert states(run)["wait_for_delivery"] == "failed"
+    assert len(trigger_runs) == 1  # deferred, and resumed to failure
 
 
 def test_a_failing_task_notifies_on_call_by_sms_and_whatsapp(airflow_db, signalwire_conn, monkeypatch):

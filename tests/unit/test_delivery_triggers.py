@@ -115,3 +115,18 @@ def test_whatsapp_sensor_defers_to_the_store_trigger(tmp_path):
         sensor.execute({})
     path, kwargs = deferred.value.trigger.serialize()
     assert path.endswith("StoreStatusTrigger") and kwargs["service"] == "whatsapp"
+
+
+@respx.mock
+def test_reschedule_mode_still_reschedules_while_waiting():
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    respx.get(f"{BASE}/Messages/a.json").mock(return_value=status("a", "sent"))
+
+    class TaskInstance:
+        def get_first_reschedule_date(self, context):
+            return None  # the first attempt
+
+    sensor = SignalWireMessageSensor(task_id="wait", message_ids=["a"], mode="reschedule", poke_interval=30)
+    with pytest.raises(AirflowRescheduleException):  # the slot is given back until the next poke
+        sensor.execute({"ti": TaskInstance()})
