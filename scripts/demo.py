@@ -58,6 +58,12 @@ SCENARIOS = [
         "failed",
     ),
     Scenario(
+        "SMS over SignalWire Relay (WebSocket) with context 'office' and tags, gated on its state events",
+        "signalwire_relay_delivery_gate",
+        {"to": "+15550001001"},
+        "success",
+    ),
+    Scenario(
         "WhatsApp template to two phones (one sends every webhook twice, out of order), gated on delivery",
         "whatsapp_template_delivery_gate",
         {"to": ["+15550002001", "+15550002005"]},

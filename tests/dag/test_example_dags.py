@@ -226,3 +226,16 @@ def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
         approver.join()
     assert run.state == "success", states(run)
     assert states(run) == {"ask_approver": "success", "wait_for_yes": "success", "publish": "success"}
+
+
+def test_relay_send_is_gated_from_its_state_events(airflow_db, signalwire_conn, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", f"sqlite:///{tmp_path / 'relay.db'}")
+    dag = importlib.import_module("example_dags.signalwire_relay_delivery_gate").dag
+    run = dag.test(run_conf={"to": "+15550001001"})
+    assert run.state == "success", states(run)
+    sent = sandbox_messages(signalwire_conn)
+    assert len(sent) == 1 and sent[0]["relay_context"] == "office"
+    assert sent[0]["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent[0]["tags"][1].startswith(
+        "run:"
+    )
+    assert [h["status"] for h in sent[0]["history"]] == ["queued", "initiated", "sent", "delivered"]
