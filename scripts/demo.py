@@ -255,7 +255,8 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
         body = (m["body"] or "")[:40]
-        print(f"  {m['service']:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
+        service = f"relay:{m['relay_context']}" if m.get("relay_context") else m["service"]
+        print(f"  {service:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
 
 
 def main() -> int:
