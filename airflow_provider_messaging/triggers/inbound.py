@@ -82,9 +82,11 @@ class InboundMessageTrigger(BaseTrigger):
 class InboundMessageEventTrigger(BaseEventTrigger):
     """For ``AssetWatcher``: one event per matching inbound message, for as long as it runs.
 
-    Messages received before the trigger started are not replayed. The event's payload is the
-    message (its ``id`` included: with several triggerers an event may come twice, so make the
-    DAG idempotent on it). A store that cannot be read is logged and retried, never an event.
+    Messages come from the status store (what the webhook receiver wrote), or, with
+    ``relay_context`` (SignalWire only), from ``messaging.receive`` events on a Relay connection
+    the trigger holds. Messages received before the trigger started are not replayed. The event's
+    payload is the message (its ``id`` included: with several triggerers an event may come twice,
+    so make the DAG idempotent on it). Errors are logged and retried, never an event.
     """
 
     def __init__(
@@ -95,10 +97,15 @@ class InboundMessageEventTrigger(BaseEventTrigger):
         pattern: str | None = None,
         store_url: str | None = None,
         poll_interval: float = 2.0,
+        relay_context: str | None = None,
+        signalwire_conn_id: str = "signalwire_default",
     ) -> None:
         super().__init__()
+        if relay_context and service != "signalwire":
+            raise ValueError("relay_context is for service='signalwire'")
         self.service, self.from_numbers, self.pattern = service, list(from_numbers), pattern
         self.store_url, self.poll_interval = store_url, poll_interval
+        self.relay_context, self.signalwire_conn_id = relay_context, signalwire_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -106,11 +113,16 @@ class InboundMessageEventTrigger(BaseEventTrigger):
             {
                 "service": self.service, "from_numbers": self.from_numbers, "pattern": self.pattern,
                 "store_url": self.store_url, "poll_interval": self.poll_interval,
+                "relay_context": self.relay_context, "signalwire_conn_id": self.signalwire_conn_id,
             },
         )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
+        if self.relay_context:
+            async for event in self._relay_events(message_filter):
+                yield event
+            return
         since = time.time()
         seen: deque[str] = deque(maxlen=10_000)  # ids already announced within the look-back
         while True:
@@ -126,6 +138,35 @@ class InboundMessageEventTrigger(BaseEventTrigger):
                 seen.append(message.message_id)
                 yield TriggerEvent(message.as_dict())
             await asyncio.sleep(self.poll_interval)
+
+    async def _relay_events(self, message_filter: InboundFilter) -> AsyncIterator[TriggerEvent]:
+        from ..hooks.signalwire import SignalWireHook
+
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
+
+        def hand_over(message: Any) -> None:  # called on the Relay reader thread
+            loop.call_soon_threadsafe(arrived.put_nowait, message)
+
+        while True:  # the client reconnects by itself; this loop only covers a failed start
+            client = None
+            try:
+                hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
+                await hook.aget_settings()
+                client = hook.get_relay_client([str(self.relay_context)], on_receive=hand_over)
+                await asyncio.to_thread(client.connect)
+                while True:
+                    inbound = (await arrived.get()).as_inbound()
+                    if message_filter.matches(inbound):
+                        yield TriggerEvent(inbound.as_dict())
+            except Exception as exc:
+                self.log.warning(
+                    "Relay listener for context %r failed (%s); starting again", self.relay_context, exc
+                )
+                await asyncio.sleep(max(self.poll_interval, 5.0))
+            finally:
+                if client is not None:
+                    client.close()  # quick: the socket closes, the client's threads end at once
 
 
 class RelayInboundTrigger(BaseTrigger):

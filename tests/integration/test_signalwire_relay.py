@@ -207,3 +207,32 @@ def test_relay_inbound_trigger_fires_on_the_matching_message(sandbox_reset, monk
     store = MessageStore(store_url)
     assert [m.text for m in store.inbound_since("signalwire", since=0)] == ["later", "APPROVE"]
     store.dispose()
+
+
+def test_relay_event_trigger_yields_one_event_per_inbound_message(sandbox_reset, monkeypatch, tmp_path):
+    import asyncio
+
+    from airflow.sdk import Asset, AssetWatcher
+
+    from airflow_provider_messaging.triggers.inbound import InboundMessageEventTrigger
+
+    relay_conn(sandbox_reset, monkeypatch, tmp_path)
+    trigger = InboundMessageEventTrigger(service="signalwire", relay_context="office", pattern="^stop$")
+    Asset("sms_stops", watchers=[AssetWatcher(name="stops", trigger=trigger)])
+
+    async def collect():
+        events = []
+
+        async def consume():
+            async for event in trigger.run():
+                events.append(event.payload)
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(2.0)  # connected and subscribed
+        await asyncio.to_thread(inject_later(sandbox_reset, ["hello", "STOP"], delay=0).join)
+        await asyncio.sleep(1.0)
+        task.cancel()
+        return events
+
+    events = asyncio.run(collect())
+    assert [e["text"] for e in events] == ["STOP"] and events[0]["from"] == "+15550001001"
