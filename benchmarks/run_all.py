@@ -12,7 +12,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 def main() -> int:
     status = 0
     for script in sorted(HERE.glob("*.py")):
-        if script.name == "run_all.py":
+        if script.name == "run_all.py" or script.name.startswith("_"):
             continue
         print(f"\n### {script.stem}", flush=True)
         status |= subprocess.run([sys.executable, str(script)], check=False).returncode
