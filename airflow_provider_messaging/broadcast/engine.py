@@ -27,13 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ..core.errors import (
-    AuthenticationError,
-    ConfigurationError,
+    HITS_EVERY_SEND,
     MessagingError,
     OutcomeUnknownError,
     PermanentError,
     RateLimitedError,
-    TemplateError,
     TransientError,
     ValidationError,
 )
@@ -46,7 +44,6 @@ from .rows import Row
 P = TypeVar("P")
 log = logging.getLogger("airflow_provider_messaging.broadcast")
 
-STOP_AT_ONCE = (AuthenticationError, ConfigurationError, TemplateError)
 PAIR_RATE_LIMIT = "131056"  # WhatsApp: too many messages to this one user; only that user waits
 
 
@@ -266,7 +263,7 @@ class BroadcastEngine(Generic[P]):
                 self.log.warning("Outcome unknown for %s (row %d): %s", item.recipient, item.row, exc)
                 self._record(key, UNKNOWN, code=exc.code)
                 self.report.add_unknown(item.recipient)
-            except STOP_AT_ONCE as exc:
+            except HITS_EVERY_SEND as exc:
                 self._failed(item, key, exc, retryable=False)
                 if self._stop is None:
                     self._stop = exc

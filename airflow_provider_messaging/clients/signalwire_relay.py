@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import AuthenticationError, OutcomeUnknownError, PermanentError, ServiceUnavailableError
-from ..core.events import InboundMessage
+from ..core.events import InboundMessage, StatusEvent
+from ..core.states import from_signalwire
 
 log = logging.getLogger("airflow_provider_messaging.relay")
 
@@ -72,6 +73,14 @@ class RelayMessage:
             from_number=str(p.get("from_number", "")), to_number=str(p.get("to_number", "")),
             body=p.get("body"), media=list(p.get("media") or []), tags=list(p.get("tags") or []),
             segments=p.get("segments"), reason=p.get("reason"), timestamp=event.get("timestamp"),
+        )  # fmt: skip
+
+    def as_status_event(self) -> StatusEvent:
+        """A ``messaging.state`` event as the status store keeps it."""
+        return StatusEvent(
+            "signalwire", self.message_id, from_signalwire(self.state), self.state,
+            self.timestamp or time.time(), recipient=self.to_number, error_details=self.reason,
+            correlation=self.context, same_event_key=f"relay:{self.message_id}:{self.state}",
         )  # fmt: skip
 
     def as_inbound(self) -> InboundMessage:
@@ -225,6 +234,10 @@ class RelayClient:
         if ws is not None:
             with contextlib.suppress(Exception):
                 ws.close()
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        """Requests waiting for an answer get none: the connection is gone."""
         with self._pending_lock:
             pending, self._pending = self._pending, {}
         for future in pending.values():
@@ -309,11 +322,7 @@ class RelayClient:
         finally:
             self._lost.set()
             self._ready.clear()
-            with self._pending_lock:
-                pending, self._pending = self._pending, {}
-            for future in pending.values():
-                if not future.done():
-                    future.set_exception(_ConnectionLost("the connection closed before the answer came"))
+            self._fail_pending()
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
         method = frame.get("method")

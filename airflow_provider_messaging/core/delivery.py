@@ -185,10 +185,6 @@ class DeliveryTracker:
     def report(self, verdict: Verdict | None = None) -> dict[str, Any]:
         """JSON-safe summary: counts per state, the failures with their codes, every message."""
         verdict = verdict or self.verdict()
-        counts: dict[str, int] = {}
-        for i in self.message_ids:
-            state = self.observed[i].state.value if i in self.observed else "unknown"
-            counts[state] = counts.get(state, 0) + 1
         if not verdict.done:
             outcome = "waiting"
         elif verdict.passed:
@@ -200,17 +196,21 @@ class DeliveryTracker:
             "total": len(self.message_ids),
             "required": verdict.required,
             "succeeded": verdict.succeeded_count,
-            "counts": dict(sorted(counts.items())),
+            "counts": self.counts(),
             "failed": [{"id": o.message_id, **o.as_dict()} for o in verdict.failed],
             "messages": {i: self.observed[i].as_dict() for i in self.message_ids if i in self.observed},
         }
 
+    def counts(self) -> dict[str, int]:
+        """How many messages are in each state (``unknown``: nothing heard yet)."""
+        counts: dict[str, int] = {}
+        for i in self.message_ids:
+            state = self.observed[i].state.value if i in self.observed else "unknown"
+            counts[state] = counts.get(state, 0) + 1
+        return dict(sorted(counts.items()))
+
     def timeout_summary(self, verdict: Verdict) -> str:
-        report = self.report(verdict)
         return (
             f"Timed out: {verdict.succeeded_count} of {len(self.message_ids)} message(s) succeeded, "
-            f"{verdict.required} needed; states {report['counts']}"
+            f"{verdict.required} needed; states {self.counts()}"
         )
-
-    def states(self) -> dict[str, str]:
-        return {i: self.observed[i].state.value for i in self.message_ids if i in self.observed}

@@ -99,3 +99,8 @@ class WindowClosedError(PermanentError):
 
 class RecipientError(PermanentError):
     """This recipient cannot get the message (not on WhatsApp, opted out, blocked)."""
+
+
+# Refusals that would hit every further send too (credentials, configuration, the template):
+# a loop over recipients stops at once instead of repeating them.
+HITS_EVERY_SEND = (AuthenticationError, ConfigurationError, TemplateError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import ValidationError
 from .events import InboundMessage
@@ -48,11 +49,18 @@ class InboundFilter:
         """The senders as the store may hold them: WhatsApp drops the '+', SignalWire keeps it."""
         return [form for n in self.senders for form in (n, _digits(n))]
 
+    @cached_property
+    def _sender_digits(self) -> frozenset[str]:
+        return frozenset(_digits(n) for n in self.senders)
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        return compile_pattern(self.pattern)
+
     def matches(self, message: InboundMessage) -> bool:
-        if self.senders and _digits(message.sender) not in {_digits(n) for n in self.senders}:
+        if self.senders and _digits(message.sender) not in self._sender_digits:
             return False
-        compiled = compile_pattern(self.pattern)
-        return compiled is None or bool(compiled.search((message.text or "").strip()))
+        return self._regex is None or bool(self._regex.search((message.text or "").strip()))
 
     def first(self, messages: Iterable[InboundMessage]) -> InboundMessage | None:
         return next((m for m in messages if self.matches(m)), None)

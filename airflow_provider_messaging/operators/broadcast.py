@@ -53,11 +53,11 @@ async def client_shards(
 
 def fill(text: str, row: Mapping[str, Any], field: str, number: int) -> str:
     """``text`` with ``{column}`` placeholders taken from the row (Jinja's ``{{ }}`` is already rendered)."""
+    from ..core.errors import ValidationError
+
     try:
         return text.format_map(row)
     except KeyError as exc:
-        from ..core.errors import ValidationError
-
         columns = ", ".join(map(str, row)) or "none"
         raise ValidationError(
             f"{field} (row {number})",
@@ -65,8 +65,6 @@ def fill(text: str, row: Mapping[str, Any], field: str, number: int) -> str:
             "Add the column to the recipients or fix the placeholder",
         ) from None
     except (ValueError, IndexError) as exc:
-        from ..core.errors import ValidationError
-
         raise ValidationError(
             field, f"is not a valid placeholder text: {exc}", "Write placeholders as {column}"
         ) from None
@@ -78,6 +76,7 @@ class _BroadcastOperator(BaseOperator):
     service = ""
     default_rate: float | None = None
     recipient_interval = 0.0
+    hook: Any  # set by before_sending: the service's hook
 
     def __init__(
         self,
@@ -109,14 +108,15 @@ class _BroadcastOperator(BaseOperator):
         self.pacing = pacing
 
     # service faces fill these in
+    def before_sending(self) -> None:
+        """Set ``self.hook``; checks that need the service, run once before the first send."""
+
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
         raise NotImplementedError
 
-    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
+    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
+        """One request with one of the async clients; returns the message id."""
         raise NotImplementedError
-
-    def before_sending(self) -> None:
-        """Checks that need the service, run once before the first send."""
 
     def recipient(self, row: Row) -> str:
         from ..core.phone import normalize_e164
@@ -134,39 +134,40 @@ class _BroadcastOperator(BaseOperator):
         from ..broadcast.rows import count_rows, iter_rows
         from ..core.pacing import Pacer
         from ..task_errors import fail_permanently_on_permanent_errors
-        from ..tracking.ledger import LedgerScope, SendLedger, content_digest
-        from ..tracking.store import MessageStore
+        from ..tracking.ledger import open_ledger
 
         with fail_permanently_on_permanent_errors():
             self.before_sending()
         rate = self.effective_rate
         concurrency = self.concurrency or (32 if rate is None else min(64, max(4, int(rate // 2))))
-        scope = LedgerScope.from_context(context, self.service)
-        ledger = None
-        if scope is not None:
-            store = MessageStore()
-            ledger = SendLedger(
-                store, scope, force_resend=self.force_resend, resend_unknown=self.on_unknown == "resend"
+        ledger = open_ledger(
+            context, self.service, None, force_resend=self.force_resend, on_unknown=self.on_unknown
+        )
+        if ledger is not None:
+            self.log.info(
+                "Send ledger: %s (try %d)", ledger.ledger.store.describe(), ledger.ledger.scope.try_number
             )
-            self.log.info("Send ledger: %s (try %d)", store.describe(), scope.try_number)
         else:
             self.log.warning("No task instance in the context: sends are not recorded in the ledger")
         try:
             total = count_rows(self.recipients, self.csv_path)
         except OSError as exc:
             raise FileNotFoundError(f"csv_path: cannot read {self.csv_path!r}: {exc}") from None
-        engine: BroadcastEngine[Any] = BroadcastEngine(
-            prepare=self.prepare_row,
-            send=self._not_bound,
-            key_for=(lambda item: scope.key(item.recipient, content_digest(item.content))) if scope else None,
-            ledger=ledger,
-            pacer=Pacer(rate, recipient_interval=self.recipient_interval),
-            concurrency=concurrency,
-            total=total,
-            progress_interval=self.progress_interval,
-            to_column=self.to_column,
-            logger=self.log,
-        )
+
+        def engine_for(send: Callable[[PreparedSend[Any]], Awaitable[str]]) -> BroadcastEngine[Any]:
+            return BroadcastEngine(
+                prepare=self.prepare_row,
+                send=send,
+                key_for=(lambda item: ledger.key(item.recipient, item.content)) if ledger else None,
+                ledger=ledger.ledger if ledger else None,
+                pacer=Pacer(rate, recipient_interval=self.recipient_interval),
+                concurrency=concurrency,
+                total=total,
+                progress_interval=self.progress_interval,
+                to_column=self.to_column,
+                logger=self.log,
+            )
+
         self.log.info(
             "Broadcasting to %s row(s) at %s, %d at a time",
             "?" if total is None else total,
@@ -175,7 +176,7 @@ class _BroadcastOperator(BaseOperator):
         )
         rows = iter_rows(self.recipients, self.csv_path, to_column=self.to_column)
         try:
-            report = asyncio.run(self.run_engine(engine, rows))
+            report = asyncio.run(self._broadcast(engine_for, concurrency, rows))
         except BroadcastStopped as stopped:
             self._publish(context, stopped.report)
             with fail_permanently_on_permanent_errors():
@@ -191,9 +192,19 @@ class _BroadcastOperator(BaseOperator):
             )
         return report.message_ids
 
-    @staticmethod
-    async def _not_bound(item: PreparedSend[Any]) -> str:
-        raise RuntimeError("run_engine must bind engine.send to a client")
+    async def _broadcast(
+        self,
+        engine_for: Callable[[Callable[[PreparedSend[Any]], Awaitable[str]]], BroadcastEngine[Any]],
+        concurrency: int,
+        rows: Iterable[Row],
+    ) -> BroadcastReport:
+        from ..core.retry import NO_RETRIES  # the engine retries, pausing every sender on a 429
+
+        def make(connections: int) -> Any:
+            return self.hook.get_async_client(max_connections=connections, retry_policy=NO_RETRIES)
+
+        async with client_shards(make, concurrency) as next_client:
+            return await engine_for(lambda item: self.send_one(next_client(), item)).run(rows)
 
     def _publish(self, context: Context, report: BroadcastReport) -> None:
         self.log.info("Broadcast done: %s", report.summary())
@@ -297,23 +308,10 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         content = {"from": self._sender, "body": body, "media": media}
         return PreparedSend(row.number, to, content, (body, media))
 
-    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
-        from ..core.retry import NO_RETRIES
-
-        def make(connections: int) -> Any:
-            return self.hook.get_async_client(max_connections=connections, retry_policy=NO_RETRIES)
-
-        async with client_shards(make, engine.concurrency) as next_client:
-
-            async def send(item: PreparedSend[Any]) -> str:
-                body, media = item.payload
-                message = await next_client().create_message(
-                    item.recipient, self._sender, body, media, self.status_callback
-                )
-                return message.sid
-
-            engine.send = send
-            return await engine.run(rows)
+    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
+        body, media = item.payload
+        message = await client.create_message(item.recipient, self._sender, body, media, self.status_callback)
+        return str(message.sid)
 
 
 class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
@@ -454,7 +452,7 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
             )
         return str(value)
 
-    def _template_for(self, info: TemplateInfo | None, row: Row) -> Template:
+    def _template_for(self, info: TemplateInfo | None, row: Row, name: str, language: str) -> Template:
         from ..clients.whatsapp_messages import Media, Template, TemplateButton
         from ..core.errors import ValidationError
 
@@ -483,8 +481,6 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
                 "e.g. {'sub_type': 'url', 'index': 0}",
             ) from None
         header = fill(self.header_text, values, "header_text", number) if self.header_text else None
-        name = str(values.get("template_name") or self.template_name)
-        language = str(values.get("language") or self.language)
         return Template(name, language, self._parameters(info, row), header, media, buttons)
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
@@ -504,7 +500,7 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
                     f"template {name!r} in {language!r} does not exist in this WhatsApp Business Account",
                     "Fix the row's template_name/language or create the template",
                 )
-        template = self._template_for(info, row)
+        template = self._template_for(info, row, name, language)
         if info is not None:
             try:
                 check_template(template, info)
@@ -512,19 +508,6 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
                 raise ValidationError(f"parameters (row {row.number})", str(exc), "Fix the row") from None
         return PreparedSend(row.number, to, {"template": template.content()}, template)
 
-    async def run_engine(self, engine: BroadcastEngine[Any], rows: Iterable[Row]) -> BroadcastReport:
-        from ..core.retry import NO_RETRIES
-
-        def make(connections: int) -> Any:
-            return self.hook.get_async_client(max_connections=connections, retry_policy=NO_RETRIES)
-
-        async with client_shards(make, engine.concurrency) as next_client:
-
-            async def send(item: PreparedSend[Any]) -> str:
-                result = await next_client().send(
-                    item.recipient, item.payload, callback_data=self._correlation
-                )
-                return result.message_id
-
-            engine.send = send
-            return await engine.run(rows)
+    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
+        result = await client.send(item.recipient, item.payload, callback_data=self._correlation)
+        return str(result.message_id)

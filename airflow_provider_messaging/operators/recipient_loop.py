@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ..core.errors import (
-    AuthenticationError,
-    ConfigurationError,
+    HITS_EVERY_SEND,
     MessagingError,
     OutcomeUnknownError,
     PermanentError,
-    TemplateError,
     TransientError,
 )
 
@@ -35,9 +33,6 @@ class _Log(Protocol):
     def error(self, msg: str, /, *args: object) -> object: ...
     def warning(self, msg: str, /, *args: object) -> object: ...
     def info(self, msg: str, /, *args: object) -> object: ...
-
-
-STOP_AT_ONCE = (AuthenticationError, ConfigurationError, TemplateError)
 
 
 @dataclass
@@ -94,7 +89,7 @@ def send_to_each(
 
         try:
             result = send_one(recipient)
-        except STOP_AT_ONCE as exc:
+        except HITS_EVERY_SEND as exc:
             record(FAILED, exc)
             on_stop(outcome.sent)
             raise

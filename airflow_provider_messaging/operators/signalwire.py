@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -126,9 +127,9 @@ class SignalWireSendMessageOperator(BaseOperator):
         if body is not None:
             self.log.info("Body: %d characters, %d segment(s) per SMS", len(body), segment_count(body))
 
-        relay = RelaySession(self.hook, self.context or self.hook.settings.context, self.tags, self.log) if (
-            self.api == "relay"
-        ) else None  # fmt: skip
+        relay = None
+        if self.api == "relay":
+            relay = RelaySession(self.hook, self.context or self.hook.settings.context, self.tags, self.log)
 
         def send_one(recipient: str) -> SignalWireMessage:
             if relay is not None:
@@ -184,18 +185,8 @@ class RelaySession:
         log.info("Relay connected (context %r, protocol %s)", context, self.client.protocol)
 
     def _on_state(self, message: RelayMessage) -> None:
-        import time
-
-        from ..core.events import StatusEvent
-        from ..core.states import from_signalwire
-
         self.states[message.message_id] = message.state
-        self.store.record_status(
-            StatusEvent("signalwire", message.message_id, from_signalwire(message.state), message.state,
-                        message.timestamp or time.time(), recipient=message.to_number,
-                        error_details=message.reason, correlation=message.context,
-                        same_event_key=f"relay:{message.message_id}:{message.state}")
-        )  # fmt: skip
+        self.store.record_status(message.as_status_event())
 
     def send(self, to: str, sender: str, body: str | None, media: Sequence[str]) -> SignalWireMessage:
         from ..clients.signalwire_rest import SignalWireMessage
@@ -212,8 +203,6 @@ class RelaySession:
 
     def close(self, wait: float) -> None:
         """Listen a little longer for state events (until every sent message is final), then close."""
-        import time
-
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and any(s not in self.FINAL for s in self.states.values()):
             time.sleep(0.05)

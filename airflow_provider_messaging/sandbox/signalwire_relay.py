@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import uuid
 from typing import Any
@@ -26,10 +25,9 @@ from ..core.sms import MAX_BODY_CHARS, MAX_MEDIA, segment_count
 from .config import SandboxConfig
 from .magic import outcome_for
 from .registry import Registry, StoredMessage
-from .signalwire_rest import SignalWireRest
+from .signalwire_rest import E164, SignalWireRest
 
 log = logging.getLogger("airflow_provider_messaging.sandbox.relay")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SPACE_ID = "00000000-0000-4000-8000-5a4db0c5a4db"
 NODE_ID = "sandbox-node"
 
@@ -174,7 +172,7 @@ class RelayServer:
         problem = None
         if not context:
             problem = "context is required"
-        elif not _E164.match(to) or not _E164.match(sender):
+        elif not E164.match(to) or not E164.match(sender):
             problem = "to_number and from_number must be E.164 numbers"
         elif not body and not media:
             problem = "body or media is required"

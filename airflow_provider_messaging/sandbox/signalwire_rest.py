@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 API_ROOT = "/api/laml/2010-04-01"
 MORE_INFO = "https://signalwire.com/docs/compatibility-api/reference/errors"
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
 def compat_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -96,11 +96,11 @@ def _validate(form: list[tuple[str, str]]) -> JSONResponse | None:
     to, sender, body = values.get("To", ""), values.get("From", ""), values.get("Body")
     if not to:
         return compat_error(400, 21604, "A 'To' phone number is required.")
-    if not _E164.match(to):
+    if not E164.match(to):
         return compat_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
     if not sender:
         return compat_error(400, 21603, "A 'From' phone number is required.")
-    if not _E164.match(sender):
+    if not E164.match(sender):
         return compat_error(400, 21212, f"The 'From' number {sender} is not a valid phone number.")
     if not body and not media:
         return compat_error(400, 21602, "Message body is required.")

@@ -7,7 +7,6 @@ in deferrable mode (``trigger``); both feed one :class:`~airflow_provider_messag
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,10 +89,7 @@ class DeliverySensor(BaseSensorOperator):
     def _ids(self) -> list[str]:
         from ..core.errors import ValidationError
 
-        given: Any = self.message_ids
-        if isinstance(given, dict) and "message_ids" in given:  # a broadcast's report
-            given = given["message_ids"]
-        ids = [given] if isinstance(given, str) else list(given or [])
+        ids = [self.message_ids] if isinstance(self.message_ids, str) else list(self.message_ids or [])
         ids = [str(i).strip() for i in ids if str(i).strip()]
         if not ids:
             raise ValidationError(
@@ -125,10 +121,9 @@ class DeliverySensor(BaseSensorOperator):
                 raise DeliveryFailedError(
                     failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
                 )
-            counts = dict(sorted(Counter(tracker.states().values()).items()))
             self.log.info(
                 "%d of %d settled %s; %d succeeded, %d needed",
-                len(tracker.message_ids) - len(verdict.pending), len(tracker.message_ids), counts,
+                len(tracker.message_ids) - len(verdict.pending), len(tracker.message_ids), tracker.counts(),
                 verdict.succeeded_count, verdict.required,
             )  # fmt: skip
             if not verdict.done:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from ..core.inbound import InboundFilter, compile_pattern
+from .delivery import TRIGGER_TIMEOUT_GRACE
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-TRIGGER_TIMEOUT_GRACE = 120
+    from ..tracking.store import MessageStore
 
 
 class MessageReceivedSensor(BaseSensorOperator):
@@ -76,17 +78,17 @@ class MessageReceivedSensor(BaseSensorOperator):
         with fail_permanently_on_permanent_errors():
             return InboundFilter.of(self.from_numbers, self.pattern)
 
-    def poke(self, context: Context) -> PokeReturnValue:
+    @cached_property
+    def store(self) -> MessageStore:
         from ..tracking.store import MessageStore
 
+        return MessageStore(self.store_url)
+
+    def poke(self, context: Context) -> PokeReturnValue:
         message_filter = self._filter()
-        store = MessageStore(self.store_url)
-        try:
-            messages = store.inbound_since(
-                self.service, since=self.since(context), senders=message_filter.store_senders() or None
-            )
-        finally:
-            store.dispose()
+        messages = self.store.inbound_since(
+            self.service, since=self.since(context), senders=message_filter.store_senders() or None
+        )
         found = message_filter.first(messages)
         if found is None:
             return PokeReturnValue(is_done=False)
@@ -162,7 +164,6 @@ class SignalWireMessageReceivedSensor(MessageReceivedSensor):
         if not self.relay_context:
             return super().execute(context)
         from ..hooks.signalwire import SignalWireHook
-        from ..tracking.store import MessageStore
 
         if self.deferrable:
             from ..triggers.inbound import RelayInboundTrigger
@@ -178,13 +179,9 @@ class SignalWireMessageReceivedSensor(MessageReceivedSensor):
                 timeout=timedelta(seconds=self.timeout + TRIGGER_TIMEOUT_GRACE),
             )  # fmt: skip
         self.since(context)
-        store = MessageStore(self.store_url)
         hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
         relay = hook.get_relay_client(
-            [self.relay_context], on_receive=lambda m: store.record_inbound(m.as_inbound())
+            [self.relay_context], on_receive=lambda m: self.store.record_inbound(m.as_inbound())
         )
-        try:
-            with relay:  # pokes read the store, where the Relay callback writes what arrives
-                return super().execute(context)
-        finally:
-            store.dispose()
+        with relay:  # pokes read the store, where the Relay callback writes what arrives
+            return super().execute(context)

@@ -11,6 +11,7 @@ from .delivery import DeliverySensor
 
 if TYPE_CHECKING:
     from ..core.delivery import Observation
+    from ..tracking.store import MessageStore
     from ..triggers.delivery import DeliveryTrigger
 
 
@@ -60,6 +61,12 @@ class SignalWireMessageSensor(DeliverySensor):
         self.store_url = store_url
 
     @cached_property
+    def store(self) -> MessageStore:
+        from ..tracking.store import MessageStore
+
+        return MessageStore(self.store_url)
+
+    @cached_property
     def hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
@@ -80,13 +87,7 @@ class SignalWireMessageSensor(DeliverySensor):
         from ..core.errors import TransientError
 
         if self.source == "store":
-            from ..tracking.store import MessageStore
-
-            store = MessageStore(self.store_url)
-            try:
-                return store.get_statuses("signalwire", pending)
-            finally:
-                store.dispose()
+            return self.store.get_statuses("signalwire", pending)
 
         found: dict[str, Observation] = {}
         for message_id in pending:

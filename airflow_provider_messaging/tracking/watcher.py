@@ -46,7 +46,6 @@ class StoreWatcher:
         self._since = time.time() - OVERLAP
         self._seen: dict[str, float] = {}  # id -> updated_at already announced (within the overlap)
         self._task: asyncio.Task[None] | None = None
-        self.looks = 0
 
     @classmethod
     def shared(cls, store_url: str | None, service: str) -> StoreWatcher:
@@ -79,7 +78,6 @@ class StoreWatcher:
             except Exception as exc:  # the store is down: triggers fall back to their poll_interval
                 log.warning("Could not read the status store (%s); retrying", exc)
                 continue
-            self.looks += 1
             changed = {obs.message_id: obs for ts, obs in rows if self._seen.get(obs.message_id) != ts}
             if rows:
                 self._since = max(self._since, max(ts for ts, _ in rows) - OVERLAP)

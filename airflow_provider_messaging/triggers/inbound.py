@@ -1,8 +1,9 @@
 """Waiting for inbound messages in the triggerer: one reply for a sensor, or every message for an
 ``AssetWatcher`` so that an inbound message starts a DAG run.
 
-Both read the status store the webhook receiver fills (WhatsApp messages, SignalWire inbound SMS)
-off the event loop, and serialize to plain data (no secrets).
+They read the status store the webhook receiver fills (WhatsApp messages, SignalWire inbound SMS)
+off the event loop, or listen on a SignalWire Relay connection; all serialize to plain data (no
+secrets).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from ..core.inbound import InboundFilter
-
-OVERLAP = 2.0  # seconds looked back each time: the receiver's commits may land out of order
 
 
 async def _read_inbound(
@@ -28,6 +28,30 @@ async def _read_inbound(
     store = shared_store(store_url)
     senders = message_filter.store_senders() or None
     return await asyncio.to_thread(store.inbound_since, service, since=since, senders=senders)
+
+
+@asynccontextmanager
+async def relay_inbound(signalwire_conn_id: str, context: str) -> AsyncIterator[asyncio.Queue[Any]]:
+    """A Relay connection subscribed to ``context``; its inbound messages arrive on the queue.
+
+    The client runs in its own threads; its callback hands each message to this event loop.
+    """
+    from ..hooks.signalwire import SignalWireHook
+
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[Any] = asyncio.Queue()
+
+    def hand_over(message: Any) -> None:  # called on the Relay reader thread
+        loop.call_soon_threadsafe(arrived.put_nowait, message)
+
+    hook = SignalWireHook(signalwire_conn_id=signalwire_conn_id)
+    await hook.aget_settings()
+    client = hook.get_relay_client([context], on_receive=hand_over)
+    await asyncio.to_thread(client.connect)
+    try:
+        yield arrived
+    finally:
+        await asyncio.to_thread(client.close)
 
 
 class InboundMessageTrigger(BaseTrigger):
@@ -118,6 +142,8 @@ class InboundMessageEventTrigger(BaseEventTrigger):
         )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from ..tracking.watcher import OVERLAP  # commits land out of order: look back a little
+
         message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
         if self.relay_context:
             async for event in self._relay_events(message_filter):
@@ -140,40 +166,24 @@ class InboundMessageEventTrigger(BaseEventTrigger):
             await asyncio.sleep(self.poll_interval)
 
     async def _relay_events(self, message_filter: InboundFilter) -> AsyncIterator[TriggerEvent]:
-        from ..hooks.signalwire import SignalWireHook
-
-        loop = asyncio.get_running_loop()
-        arrived: asyncio.Queue[Any] = asyncio.Queue()
-
-        def hand_over(message: Any) -> None:  # called on the Relay reader thread
-            loop.call_soon_threadsafe(arrived.put_nowait, message)
-
         while True:  # the client reconnects by itself; this loop only covers a failed start
-            client = None
             try:
-                hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-                await hook.aget_settings()
-                client = hook.get_relay_client([str(self.relay_context)], on_receive=hand_over)
-                await asyncio.to_thread(client.connect)
-                while True:
-                    inbound = (await arrived.get()).as_inbound()
-                    if message_filter.matches(inbound):
-                        yield TriggerEvent(inbound.as_dict())
+                async with relay_inbound(self.signalwire_conn_id, str(self.relay_context)) as arrived:
+                    while True:
+                        inbound = (await arrived.get()).as_inbound()
+                        if message_filter.matches(inbound):
+                            yield TriggerEvent(inbound.as_dict())
             except Exception as exc:
                 self.log.warning(
                     "Relay listener for context %r failed (%s); starting again", self.relay_context, exc
                 )
                 await asyncio.sleep(max(self.poll_interval, 5.0))
-            finally:
-                if client is not None:
-                    client.close()  # quick: the socket closes, the client's threads end at once
 
 
 class RelayInboundTrigger(BaseTrigger):
     """Holds a Relay connection in the triggerer and fires on the first matching inbound message.
 
-    The Relay client runs in its own threads; its callback hands each message to this trigger's
-    event loop. Each message received is also written to the status store.
+    Each message received is also written to the status store.
     """
 
     def __init__(
@@ -187,11 +197,8 @@ class RelayInboundTrigger(BaseTrigger):
         timeout_at: float | None = None,
     ) -> None:
         super().__init__()
-        self.signalwire_conn_id, self.context, self.from_numbers = (
-            signalwire_conn_id,
-            context,
-            list(from_numbers),
-        )
+        self.signalwire_conn_id, self.context = signalwire_conn_id, context
+        self.from_numbers = list(from_numbers)
         self.pattern, self.store_url, self.timeout_at = pattern, store_url, timeout_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -205,22 +212,12 @@ class RelayInboundTrigger(BaseTrigger):
         )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from ..hooks.signalwire import SignalWireHook
         from ..tracking.watcher import shared_store
 
-        loop = asyncio.get_running_loop()
-        arrived: asyncio.Queue[Any] = asyncio.Queue()
-        hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-        await hook.aget_settings()
-
-        def hand_over(message: Any) -> None:  # called on the Relay reader thread
-            loop.call_soon_threadsafe(arrived.put_nowait, message)
-
-        client = hook.get_relay_client([self.context], on_receive=hand_over)
         message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
         store = shared_store(self.store_url)
-        await asyncio.to_thread(client.connect)
-        try:
+        # the connection closes before the event goes out: the triggerer may drop this generator then
+        async with relay_inbound(self.signalwire_conn_id, self.context) as arrived:
             while True:
                 left = None if self.timeout_at is None else self.timeout_at - time.time()
                 if left is not None and left <= 0:
@@ -235,6 +232,4 @@ class RelayInboundTrigger(BaseTrigger):
                 if message_filter.matches(inbound):
                     event = {"status": "success", "message": inbound.as_dict()}
                     break
-        finally:  # closed before the event goes out: the triggerer may drop this generator then
-            await asyncio.to_thread(client.close)
         yield TriggerEvent(event)
