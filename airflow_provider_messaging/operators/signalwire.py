@@ -180,7 +180,8 @@ class RelaySession:
 
         self.context, self.tags, self.log = context, list(tags), log
         self.store = MessageStore()
-        self.states: dict[str, str] = {}
+        self.states: dict[str, str] = {}  # message id -> last state seen
+        self.sent: list[str] = []
         self.client = hook.get_relay_client([context], on_state=self._on_state).connect()
         log.info("Relay connected (context %r, protocol %s)", context, self.client.protocol)
 
@@ -199,12 +200,14 @@ class RelaySession:
                 service="signalwire",
                 code=result.code,
             )
+        self.sent.append(result.message_id)
         return SignalWireMessage(sid=result.message_id, status="queued", to=to, from_number=sender, body=body)
 
     def close(self, wait: float) -> None:
         """Listen a little longer for state events (until every sent message is final), then close."""
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and any(s not in self.FINAL for s in self.states.values()):
+        # by sent id: a message's first event may not have arrived yet
+        while time.monotonic() < deadline and any(self.states.get(i) not in self.FINAL for i in self.sent):
             time.sleep(0.05)
         self.client.close()
         self.log.info("Relay states seen: %s", self.states)
