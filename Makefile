@@ -6,19 +6,23 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: venv test lint typecheck unit demo bench sandbox lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+# The provider with its development tools, and the sandbox (a distribution of its own, in sandbox/).
+$(STAMP): pyproject.toml sandbox/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' -e ./sandbox
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+LINTED := airflow_provider_messaging sandbox tests example_dags benchmarks scripts
+
 lint: venv
-	$(BIN)/ruff check airflow_provider_messaging tests example_dags benchmarks scripts
-	$(BIN)/ruff format --check airflow_provider_messaging tests example_dags benchmarks scripts
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: venv
 	$(BIN)/mypy
+	cd sandbox && ../$(BIN)/mypy
 
 unit: venv
 	$(BIN)/pytest tests/unit
@@ -33,13 +37,13 @@ bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
 sandbox: venv
-	$(BIN)/airflow-messaging sandbox
+	$(BIN)/messaging-sandbox
 
 # Re-pin after changing dependencies: resolves in a scratch venv and rewrites constraints.txt.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]'
-	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^airflow-provider-messaging' > constraints.txt
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check '.[dev]' ./sandbox
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^airflow-provider-messaging\|^airflow-messaging-sandbox' > constraints.txt
 	rm -rf .lock-venv
 
 clean:

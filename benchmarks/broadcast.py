@@ -46,7 +46,7 @@ def free_port() -> int:
 def sandbox_process() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "airflow-messaging"), "sandbox", "--port", str(port), "--signalwire-project", PROJECT,
+        [str(BIN / "messaging-sandbox"), "--port", str(port), "--signalwire-project", PROJECT,
          "--signalwire-token", TOKEN, "--sent-delay", "0.05", "--delivered-delay", "0.05"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -131,41 +131,40 @@ def engine_run(
     store_dir: pathlib.Path,
     send_times: list[float] | None = None,
 ) -> tuple[float, Any]:
-    """The engine as the operator runs it: async client without retries of its own, ledger on SQLite."""
-    from airflow_provider_messaging.broadcast.engine import BroadcastEngine, PreparedSend
-    from airflow_provider_messaging.broadcast.rows import Row, iter_rows
-    from airflow_provider_messaging.clients.signalwire_rest import (
-        AsyncSignalWireRestClient,
-        SignalWireCredentials,
-    )
-    from airflow_provider_messaging.core.pacing import Pacer
+    """The engine as the operator runs it: the REST sender over small client pools without retries of
+    their own, ledger on SQLite."""
+    from airflow_provider_messaging.core.engine import PreparedSend, SendEngine, SendResult
+    from airflow_provider_messaging.core.http import client_shards
     from airflow_provider_messaging.core.retry import NO_RETRIES
-    from airflow_provider_messaging.operators.broadcast import client_shards
-    from airflow_provider_messaging.tracking.ledger import LedgerScope, SendLedger, content_digest
-    from airflow_provider_messaging.tracking.store import MessageStore
+    from airflow_provider_messaging.core.rows import Row, iter_rows
+    from airflow_provider_messaging.signalwire.credentials import SignalWireCredentials
+    from airflow_provider_messaging.signalwire.rest import AsyncSignalWireRestClient
+    from airflow_provider_messaging.signalwire.sender import RestSender, Sms
+    from airflow_provider_messaging.store.ledger import LedgerScope, SendLedger
+    from airflow_provider_messaging.store.store import MessageStore
 
     store = MessageStore(f"sqlite:///{store_dir / f'ledger-{time.monotonic_ns()}.db'}")
     scope = LedgerScope("signalwire", "bench", "broadcast", "run", -1, 1)
     credentials = SignalWireCredentials(project_id=PROJECT, api_token=TOKEN, base_url=url)
+    sms = Sms(SENDER, "hi")
 
-    def prepare(row: Row) -> PreparedSend[None]:
-        return PreparedSend(row.number, str(row.values["to"]), {"body": "hi"}, None)
+    def prepare(row: Row) -> PreparedSend[Sms]:
+        return sms.to(row.number, str(row.values["to"]))
 
     async def make(connections: int) -> AsyncSignalWireRestClient:
         return AsyncSignalWireRestClient(credentials, retry_policy=NO_RETRIES, max_connections=connections)
 
+    class TimedSender(RestSender):
+        async def send(self, item: PreparedSend[Sms]) -> SendResult:
+            if send_times is not None:
+                send_times.append(time.perf_counter())
+            return await super().send(item)
+
     async def main() -> Any:
         async with client_shards(make, CONCURRENCY) as next_client:
-
-            async def send(item: PreparedSend[None]) -> str:
-                if send_times is not None:
-                    send_times.append(time.perf_counter())
-                return (await next_client().create_message(item.recipient, SENDER, "hi")).sid
-
-            engine: BroadcastEngine[None] = BroadcastEngine(
-                prepare=prepare, send=send, ledger=SendLedger(store, scope),
-                key_for=lambda item: scope.key(item.recipient, content_digest(item.content)),
-                pacer=Pacer(rate), concurrency=CONCURRENCY, progress_interval=3600,
+            engine: SendEngine[Sms] = SendEngine(
+                prepare=prepare, sender=TimedSender(next_client), ledger=SendLedger(store, scope), rate=rate,
+                concurrency=CONCURRENCY, progress_interval=3600,
             )  # fmt: skip
             return await engine.run(iter_rows(to))
 
@@ -194,7 +193,7 @@ def bench_throughput(url: str, tmp: pathlib.Path) -> None:
     )
     print(f"  raw async, pools of 4       : {raw:8.0f} msg/s   (the ceiling)")
     print(
-        f"  broadcast engine + ledger   : {engine:8.0f} msg/s   = {engine / naive:.1f}x naive, {engine / raw:.2f}x raw"
+        f"  send engine + ledger        : {engine:8.0f} msg/s   = {engine / naive:.1f}x naive, {engine / raw:.2f}x raw"
     )
 
 
@@ -222,22 +221,24 @@ def bench_rate(url: str, tmp: pathlib.Path) -> None:
 
 def pacer_alone(rate: float, count: int) -> float:
     """The engine and pacer with a send that only waits 20 ms (a service's latency, no CPU)."""
-    from airflow_provider_messaging.broadcast.engine import BroadcastEngine, PreparedSend
-    from airflow_provider_messaging.broadcast.rows import Row, iter_rows
-    from airflow_provider_messaging.core.pacing import Pacer
+    from airflow_provider_messaging.core.engine import PreparedSend, SendEngine, SendResult
+    from airflow_provider_messaging.core.rows import Row, iter_rows
 
     times: list[float] = []
 
-    async def send(item: PreparedSend[None]) -> str:
-        times.append(time.perf_counter())
-        await asyncio.sleep(0.02)
-        return "id"
+    class WaitingSender:
+        recipient_interval = 0.0
+
+        async def send(self, item: PreparedSend[None]) -> SendResult:
+            times.append(time.perf_counter())
+            await asyncio.sleep(0.02)
+            return SendResult("id", item.recipient)
 
     def prepare(row: Row) -> PreparedSend[None]:
         return PreparedSend(row.number, str(row.values["to"]), {}, None)
 
-    engine: BroadcastEngine[None] = BroadcastEngine(
-        prepare=prepare, send=send, pacer=Pacer(rate), concurrency=64, progress_interval=3600
+    engine: SendEngine[None] = SendEngine(
+        prepare=prepare, sender=WaitingSender(), rate=rate, concurrency=64, progress_interval=3600
     )
     asyncio.run(engine.run(iter_rows(numbers(count))))
     return (len(times) - 1) / (times[-1] - times[0])

@@ -123,7 +123,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    from airflow_provider_messaging.tracking.store import MessageStore
+    from airflow_provider_messaging.store.store import MessageStore
 
     with tempfile.TemporaryDirectory(prefix="bench-gates-") as tmp:
         url = os.environ.get("MESSAGING_BENCH_STORE_URL") or f"sqlite:///{tmp}/store.db"

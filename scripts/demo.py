@@ -25,11 +25,11 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_messaging.core.signalwire_codes import describe_signalwire_code
-from airflow_provider_messaging.core.whatsapp_codes import describe_whatsapp_code
-from airflow_provider_messaging.sandbox.config import SandboxConfig
-from airflow_provider_messaging.sandbox.server import SandboxServer
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.signalwire.errors import SIGNALWIRE_ERRORS
+from airflow_provider_messaging.store.store import MessageStore
+from airflow_provider_messaging.whatsapp.errors import WHATSAPP_ERRORS
+from messaging_sandbox.config import SandboxConfig
+from messaging_sandbox.server import SandboxServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
@@ -250,7 +250,7 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         if m in broadcast:
             continue
         code = m.get("error_code")
-        describe = describe_whatsapp_code if m["service"] == "whatsapp" else describe_signalwire_code
+        describe = (WHATSAPP_ERRORS if m["service"] == "whatsapp" else SIGNALWIRE_ERRORS).describe
         meaning = f"\n      <- {describe(code)}" if code else ""
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]

@@ -21,4 +21,17 @@ for key in list(os.environ):
     if key.startswith("AIRFLOW_CONN_"):
         del os.environ[key]
 
+import pytest  # noqa: E402  (after the environment above)
+
 pytest_plugins = ["tests.conftest_sandbox", "tests.store_backends"]
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Retries and rate-limit pauses without the waiting, for tests of what is retried."""
+    from airflow_provider_messaging.core.pacing import Pacer
+    from airflow_provider_messaging.core.retry import RetryPolicy
+
+    slow_down = Pacer.slow_down
+    monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, retry_after: 0.0)
+    monkeypatch.setattr(Pacer, "slow_down", lambda self, retry_after: slow_down(self, 0.0))

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_messaging.sandbox.config import SandboxConfig
-from airflow_provider_messaging.sandbox.server import SandboxServer
+from messaging_sandbox.config import SandboxConfig
+from messaging_sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")

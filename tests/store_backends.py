@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.store.store import MessageStore
 
 POSTGRES_URL = os.environ.get(
     "MESSAGING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

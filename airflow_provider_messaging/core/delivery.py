@@ -13,8 +13,6 @@ from typing import Any
 
 from .states import MessageState
 
-_FAILURES = (MessageState.FAILED, MessageState.UNDELIVERED)
-
 
 @dataclass(frozen=True)
 class Observation:
@@ -90,7 +88,7 @@ class DeliveryGate:
     def is_success(self, state: MessageState) -> bool:
         if state in self.success_states:
             return True
-        if state in self.failure_states or state in _FAILURES:
+        if state in self.failure_states or state.is_failure:
             return False
         return state.rank >= min(s.rank for s in self.success_states)
 
@@ -136,7 +134,7 @@ class DeliveryGate:
         sent = [
             i for i in verdict.pending
             if i in observed and observed[i].state.rank >= MessageState.SENT.rank
-            and observed[i].state not in _FAILURES
+            and not observed[i].state.is_failure
         ]  # fmt: skip
         succeeded = verdict.succeeded_count + len(sent)
         still_pending = [i for i in verdict.pending if i not in set(sent)]

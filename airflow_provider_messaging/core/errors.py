@@ -1,20 +1,35 @@
-"""Errors users see, built from the services' own error payloads.
+"""Errors users see, and the shape of each service's error table.
 
-Every error says what went wrong and what to do. ``PermanentError`` means retrying the task cannot
-help (bad credentials, a rejected number, invalid input); the Airflow layer turns it into
-``AirflowFailException``. ``TransientError`` means a later attempt may succeed (rate limits, 5xx,
-network); clients retry those themselves before giving up.
+Every error says what went wrong and what to do. Two questions decide what a sender does next, and
+each documented code answers both in its service's :class:`ErrorTable`:
+
+- may a retry help? (``TransientError``: rate limits, 5xx, network) or not (``PermanentError``);
+- does it concern only this recipient, or every further send (:class:`Scope`)? A permanent error of
+  scope ``EVERY_SEND`` (bad credentials, a paused template, a locked account) stops a batch at once;
+  a transient one of that scope (throughput exceeded) pauses every sender; a transient one of scope
+  ``RECIPIENT`` (WhatsApp's pair rate limit) makes only that recipient wait.
+
+The Airflow layer turns ``PermanentError`` and ``OutcomeUnknownError`` into ``AirflowFailException``.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
+
+
+class Scope(str, enum.Enum):
+    RECIPIENT = "recipient"  # only this recipient: the others go on
+    EVERY_SEND = "every_send"  # every further send would meet it too
 
 
 class MessagingError(Exception):
     """Base of every error this provider raises."""
 
     retryable = False
+    default_scope = Scope.RECIPIENT
 
     def __init__(
         self,
@@ -24,6 +39,7 @@ class MessagingError(Exception):
         code: str | int | None = None,
         http_status: int | None = None,
         details: dict[str, Any] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -31,6 +47,12 @@ class MessagingError(Exception):
         self.code = None if code is None else str(code)
         self.http_status = http_status
         self.details = details or {}
+        self.scope = scope or self.default_scope
+
+    @property
+    def stops_batch(self) -> bool:
+        """A refusal no retry can mend that every further send would meet too."""
+        return not self.retryable and self.scope is Scope.EVERY_SEND
 
 
 class PermanentError(MessagingError):
@@ -60,13 +82,47 @@ class ValidationError(PermanentError, ValueError):
 class ConfigurationError(PermanentError):
     """The Airflow connection is missing a value or holds a wrong one."""
 
+    default_scope = Scope.EVERY_SEND
+
 
 class AuthenticationError(PermanentError):
     """The service rejected the credentials."""
 
+    default_scope = Scope.EVERY_SEND
+
+
+class AccountError(PermanentError):
+    """The account or the sending number may not send (locked, blocked, unpaid, not registered)."""
+
+    default_scope = Scope.EVERY_SEND
+
+
+class TemplateError(PermanentError):
+    """A WhatsApp template is missing, not approved, paused, or its parameters do not match."""
+
+    default_scope = Scope.EVERY_SEND
+
+
+class RecipientError(PermanentError):
+    """This recipient cannot get the message (not on WhatsApp, opted out, blocked)."""
+
+
+class WindowClosedError(RecipientError):
+    """The 24-hour customer service window is closed: only templates can be sent."""
+
+
+class MessageNotFoundError(PermanentError):
+    """The service does not know the message id."""
+
+
+class DeliveryFailedError(PermanentError):
+    """A message reached a failure state (failed, undelivered)."""
+
 
 class RateLimitedError(TransientError):
     """The service asked us to slow down (HTTP 429 or a rate-limit code)."""
+
+    default_scope = Scope.EVERY_SEND
 
 
 class ServiceUnavailableError(TransientError):
@@ -81,26 +137,82 @@ class OutcomeUnknownError(MessagingError):
     """
 
 
-class MessageNotFoundError(PermanentError):
-    """The service does not know the message id."""
+@dataclass(frozen=True)
+class ErrorCode:
+    """One documented code: what it means, what to do, and how a sender should react."""
+
+    code: str
+    meaning: str
+    fix: str
+    kind: type[MessagingError] = PermanentError
+    scope: Scope | None = None  # None: the kind's default
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
+
+    @property
+    def effective_scope(self) -> Scope:
+        return self.scope or self.kind.default_scope
 
 
-class DeliveryFailedError(PermanentError):
-    """A message reached a failure state (failed, undelivered)."""
+class ErrorTable:
+    """A service's documented error codes, keyed by the code as text."""
 
+    def __init__(
+        self,
+        service: str,
+        label: str,
+        entries: Iterable[ErrorCode],
+        *,
+        reference: str,
+        fallback: Callable[[str], ErrorCode | None] = lambda code: None,
+    ) -> None:
+        self.service = service
+        self.label = label  # "SignalWire", "WhatsApp"
+        self.reference = reference  # where to read about codes the table lacks
+        self._codes: dict[str, ErrorCode] = {}
+        for entry in entries:
+            if entry.code in self._codes:
+                raise ValueError(f"{label} error code {entry.code} is listed twice")
+            self._codes[entry.code] = entry
+        self._fallback = fallback
 
-class TemplateError(PermanentError):
-    """A WhatsApp template is missing, not approved, paused, or its parameters do not match."""
+    def __contains__(self, code: object) -> bool:
+        return self.get(code) is not None  # type: ignore[arg-type]
 
+    def __iter__(self) -> Any:
+        return iter(self._codes.values())
 
-class WindowClosedError(PermanentError):
-    """The 24-hour customer service window is closed: only templates can be sent."""
+    def get(self, code: str | int | None) -> ErrorCode | None:
+        if code is None or str(code).strip() == "":
+            return None
+        key = str(code).strip()
+        return self._codes.get(key) or self._fallback(key)
 
+    def meaning(self, code: str | int | None) -> str | None:
+        entry = self.get(code)
+        return entry.meaning if entry else None
 
-class RecipientError(PermanentError):
-    """This recipient cannot get the message (not on WhatsApp, opted out, blocked)."""
+    def describe(self, code: str | int | None) -> str:
+        """``"SignalWire error 30003 (the handset is unreachable): try again later"``."""
+        if code is None or str(code).strip() == "":
+            return "no error code given"
+        entry = self.get(code)
+        if entry is None:
+            return f"{self.label} error {code}: see {self.reference}"
+        return f"{self.label} error {code} ({entry.meaning}): {entry.fix}"
 
-
-# Refusals that would hit every further send too (credentials, configuration, the template):
-# a loop over recipients stops at once instead of repeating them.
-HITS_EVERY_SEND = (AuthenticationError, ConfigurationError, TemplateError)
+    def error(
+        self,
+        code: str | int | None,
+        message: str,
+        *,
+        default: type[MessagingError] = PermanentError,
+        **kwargs: Any,
+    ) -> MessagingError:
+        """The error for ``code``, of the class and scope the table gives (``default`` if unlisted)."""
+        entry = self.get(code)
+        kind = entry.kind if entry else default
+        scope = entry.effective_scope if entry else None
+        return kind(message, service=self.service, code=code, scope=scope, **kwargs)

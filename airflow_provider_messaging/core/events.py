@@ -10,6 +10,18 @@ from typing import Any
 from .states import MessageState
 
 
+class MalformedPayload(ValueError):
+    """A webhook body is not what the service sends; answered with HTTP 400."""
+
+
+def number_or(value: Any, default: float) -> float:
+    """``value`` as a number (webhooks send timestamps and counts as text), else ``default``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 @dataclass(frozen=True)
 class StatusEvent:
     service: str

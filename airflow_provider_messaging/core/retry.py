@@ -1,25 +1,29 @@
-"""When and how long to wait before trying a request again (one policy for every client).
+"""When and how long to wait before trying a request again: one policy and one loop for every caller.
 
-Built on tenacity (shipped with Airflow). A ``TransientError`` is retried with exponential backoff
-and jitter; a ``Retry-After`` the service sent wins over the backoff. Everything else is raised at
-once: retrying a rejected request only repeats the rejection.
+A ``TransientError`` is retried with exponential backoff and jitter; a ``Retry-After`` the service
+sent wins over the backoff. Everything else is raised at once: retrying a rejected request only
+repeats the rejection. The clients use it for reads; the send engine uses it for sends, with its
+own wait (a rate limit pauses every sender through the pacer instead of sleeping).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
+import itertools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .errors import TransientError
 
 log = logging.getLogger("airflow_provider_messaging.retry")
 
 T = TypeVar("T")
+Wait = Callable[[int, TransientError], float]  # (failed attempt number, its error) -> seconds
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,21 @@ class RetryPolicy:
             return min(max(retry_after, 0.0), self.max_retry_after)
         backoff = min(self.initial_backoff * 2 ** (attempt - 1), self.max_backoff)
         return backoff * (0.5 + random.random() / 2)
+
+    def wait_after(self, attempt: int, exc: TransientError, what: str, wait: Wait | None = None) -> float:
+        """How long to wait after ``exc`` ended attempt ``attempt``; raises it when none is left."""
+        if attempt >= self.max_attempts:
+            raise exc
+        seconds = wait(attempt, exc) if wait is not None else self.delay(attempt, exc.retry_after)
+        log.info(
+            "%s failed (attempt %d of %d): %s; retrying in %.2f s",
+            what,
+            attempt,
+            self.max_attempts,
+            exc,
+            seconds,
+        )
+        return seconds
 
 
 NO_RETRIES = RetryPolicy(max_attempts=1)
@@ -56,47 +75,23 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def _tenacity_kwargs(policy: RetryPolicy, what: str) -> dict[str, Any]:
-    from tenacity import retry_if_exception_type, stop_after_attempt
-
-    def wait(retry_state: Any) -> float:
-        exc = retry_state.outcome.exception()
-        return policy.delay(retry_state.attempt_number, getattr(exc, "retry_after", None))
-
-    def before_sleep(retry_state: Any) -> None:
-        exc = retry_state.outcome.exception()
-        log.warning(
-            "%s failed (attempt %d of %d): %s; retrying in %.2f s",
-            what,
-            retry_state.attempt_number,
-            policy.max_attempts,
-            exc,
-            retry_state.upcoming_sleep,
-        )
-
-    return {
-        "stop": stop_after_attempt(policy.max_attempts),
-        "wait": wait,
-        "retry": retry_if_exception_type(TransientError),
-        "before_sleep": before_sleep,
-        "reraise": True,
-    }
-
-
 def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, what: str) -> T:
-    if policy.max_attempts <= 1:  # the caller retries itself (broadcasts): skip the machinery
-        return fn()
-    from tenacity import Retrying
+    for attempt in itertools.count(1):
+        try:
+            return fn()
+        except TransientError as exc:
+            time.sleep(policy.wait_after(attempt, exc, what))
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    return Retrying(sleep=lambda seconds: time.sleep(seconds), **_tenacity_kwargs(policy, what))(fn)
 
-
-async def acall_with_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
-    if policy.max_attempts <= 1:
-        return await fn()
-    from tenacity import AsyncRetrying
-
-    async for attempt in AsyncRetrying(**_tenacity_kwargs(policy, what)):
-        with attempt:
+async def acall_with_retries(
+    fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str, wait: Wait | None = None
+) -> T:
+    for attempt in itertools.count(1):
+        try:
             return await fn()
-    raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+        except TransientError as exc:
+            seconds = policy.wait_after(attempt, exc, what, wait)
+            if seconds > 0:
+                await asyncio.sleep(seconds)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,4 +1,4 @@
-"""What every hook does with its Airflow connection: read extras, load and mask settings, describe the form."""
+"""What every hook does with its Airflow connection: load and mask its credentials, describe the form."""
 
 from __future__ import annotations
 
@@ -17,16 +17,7 @@ class HasSecrets(Protocol):
 S = TypeVar("S", bound=HasSecrets)
 
 
-def extra_value(extras: dict[str, Any], conn_type: str, name: str) -> Any:
-    """``extras[name]``, falling back to the older ``extra__<conn_type>__<name>`` key; blanks are None."""
-    for key in (name, f"extra__{conn_type}__{name}"):
-        value = extras.get(key)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def load_settings(
+def load_credentials(
     get_connection: Callable[[str], Connection],
     conn_id: str,
     parse: Callable[[Connection], S],
@@ -40,19 +31,19 @@ def load_settings(
         conn = get_connection(conn_id)
     except AirflowNotFoundException:
         raise missing(conn_id) from None
-    settings = parse(conn)
-    for secret in settings.secrets:
+    credentials = parse(conn)
+    for secret in credentials.secrets:
         mask_secret(secret)
-    return settings
+    return credentials
 
 
-async def aload_settings(
+async def aload_credentials(
     aget_connection: Callable[[str], Awaitable[Connection]],
     conn_id: str,
     parse: Callable[[Connection], S],
     missing: Callable[[str], Exception],
 ) -> S:
-    """:func:`load_settings` without blocking the event loop (triggers, async notifiers)."""
+    """:func:`load_credentials` without blocking the event loop (triggers, async notifiers)."""
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import amask_secret
 
@@ -60,10 +51,10 @@ async def aload_settings(
         conn = await aget_connection(conn_id)
     except AirflowNotFoundException:
         raise missing(conn_id) from None
-    settings = parse(conn)
-    for secret in settings.secrets:
+    credentials = parse(conn)
+    for secret in credentials.secrets:
         await amask_secret(secret)
-    return settings
+    return credentials
 
 
 def legacy_ui_field_behaviour(conn_type: str) -> dict[str, Any]:

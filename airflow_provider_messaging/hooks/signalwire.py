@@ -1,87 +1,35 @@
-"""Airflow connection of type ``signalwire`` -> configured SignalWire clients."""
+"""Airflow connection of type ``signalwire`` -> configured SignalWire clients and senders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from ..core.errors import ConfigurationError, MessagingError
-from .connections import aload_settings, extra_value, legacy_ui_field_behaviour, load_settings
+from .connections import aload_credentials, legacy_ui_field_behaviour, load_credentials
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
     from airflow.sdk import Connection
 
-    from ..clients.signalwire_relay import RelayClient, RelayMessage
-    from ..clients.signalwire_rest import (
-        AsyncSignalWireRestClient,
-        SignalWireCredentials,
-        SignalWireRestClient,
-    )
     from ..core.retry import RetryPolicy
+    from ..signalwire.credentials import SignalWireCredentials
+    from ..signalwire.relay import RelayClient, RelayMessage
+    from ..signalwire.rest import AsyncSignalWireRestClient, SignalWireRestClient
+    from ..signalwire.sender import RelaySender, RestSender
 
 CONN_TYPE = "signalwire"
-DEFAULT_CONTEXT = "airflow"
 
 
-@dataclass(frozen=True)
-class SignalWireSettings:
-    """Everything a SignalWire connection holds, secrets kept out of ``repr``."""
+def credentials_from_connection(conn: Connection) -> SignalWireCredentials:
+    from ..signalwire.credentials import SignalWireCredentials
 
-    project_id: str
-    api_token: str = field(repr=False)
-    space_url: str = ""
-    base_url: str | None = None
-    signing_key: str | None = field(default=None, repr=False)
-    from_number: str | None = None
-    context: str = DEFAULT_CONTEXT
-
-    @property
-    def credentials(self) -> SignalWireCredentials:
-        from ..clients.signalwire_rest import SignalWireCredentials
-
-        return SignalWireCredentials(
-            project_id=self.project_id,
-            api_token=self.api_token,
-            space_url=self.space_url,
-            base_url=self.base_url,
-        )
-
-    @property
-    def secrets(self) -> list[str]:
-        return [s for s in (self.api_token, self.signing_key) if s]
-
-
-def settings_from_connection(conn: Connection) -> SignalWireSettings:
-    extras = conn.extra_dejson or {}
-    base_url = extra_value(extras, CONN_TYPE, "base_url")
-    settings = SignalWireSettings(
-        project_id=(conn.login or "").strip(),
-        api_token=conn.password or "",
-        space_url=(conn.host or "").strip(),
-        base_url=base_url.strip() if isinstance(base_url, str) else None,
-        signing_key=extra_value(extras, CONN_TYPE, "signing_key"),
-        from_number=extra_value(extras, CONN_TYPE, "from_number"),
-        context=extra_value(extras, CONN_TYPE, "context") or DEFAULT_CONTEXT,
+    return SignalWireCredentials.from_connection(
+        conn.conn_id, host=conn.host, login=conn.login, password=conn.password, extras=conn.extra_dejson or {}
     )
-    where = f"connection {conn.conn_id!r}"
-    if not settings.project_id:
-        raise ConfigurationError(
-            f"{where}: Project ID (login) is empty. Copy it from the SignalWire Dashboard's API page."
-        )
-    if not settings.api_token:
-        raise ConfigurationError(
-            f"{where}: API Token (password) is empty. Create one on the Dashboard's API page."
-        )
-    if not settings.space_url and not settings.base_url:
-        raise ConfigurationError(
-            f"{where}: Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'."
-        )
-    return settings
 
 
 def _missing_connection(conn_id: str) -> ConfigurationError:
@@ -126,26 +74,27 @@ class SignalWireHook(BaseHook):
         return legacy_ui_field_behaviour(CONN_TYPE)
 
     @cached_property
-    def settings(self) -> SignalWireSettings:
-        return load_settings(
-            self.get_connection, self.signalwire_conn_id, settings_from_connection, _missing_connection
+    def credentials(self) -> SignalWireCredentials:
+        return load_credentials(
+            self.get_connection, self.signalwire_conn_id, credentials_from_connection, _missing_connection
         )
 
-    async def aget_settings(self) -> SignalWireSettings:
-        """The settings, resolved without blocking the event loop (for triggers)."""
-        if "settings" not in self.__dict__:
-            self.__dict__["settings"] = await aload_settings(
-                self.aget_connection, self.signalwire_conn_id, settings_from_connection, _missing_connection
+    async def aget_credentials(self) -> SignalWireCredentials:
+        """The credentials, resolved without blocking the event loop (triggers, async notifiers)."""
+        if "credentials" not in self.__dict__:
+            self.__dict__["credentials"] = await aload_credentials(
+                self.aget_connection,
+                self.signalwire_conn_id,
+                credentials_from_connection,
+                _missing_connection,
             )
-        return self.settings
+        return self.credentials
 
     @cached_property
     def client(self) -> SignalWireRestClient:
-        from ..clients.signalwire_rest import SignalWireRestClient
+        from ..signalwire.rest import SignalWireRestClient
 
-        return SignalWireRestClient(
-            self.settings.credentials, timeout=self.timeout, retry_policy=self.retry_policy
-        )
+        return SignalWireRestClient(self.credentials, timeout=self.timeout, retry_policy=self.retry_policy)
 
     def get_conn(self) -> SignalWireRestClient:
         """The blocking REST client (one connection pool per hook)."""
@@ -155,11 +104,10 @@ class SignalWireHook(BaseHook):
         self, *, max_connections: int = 100, retry_policy: RetryPolicy | None = None
     ) -> AsyncSignalWireRestClient:
         """A new async REST client; use it with ``async with``."""
-        from ..clients.signalwire_rest import AsyncSignalWireRestClient
+        from ..signalwire.rest import AsyncSignalWireRestClient
 
-        settings = await self.aget_settings()
         return AsyncSignalWireRestClient(
-            settings.credentials,
+            await self.aget_credentials(),
             timeout=self.timeout,
             retry_policy=retry_policy or self.retry_policy,
             max_connections=max_connections,
@@ -177,18 +125,55 @@ class SignalWireHook(BaseHook):
         It connects to the connection's ``base_url`` (the sandbox) or to ``wss://<Space URL>``, and
         subscribes ``contexts`` (default: the connection's context) for state and receive events.
         """
-        from ..clients.signalwire_relay import RelayClient
+        from ..signalwire.relay import RelayClient
 
-        settings = self.settings
         return RelayClient(
-            settings.project_id,
-            settings.api_token,
-            settings.base_url or settings.space_url or "relay.signalwire.com",
-            contexts=list(contexts) if contexts else [settings.context],
+            self.credentials,
+            contexts=list(contexts) if contexts else [self.credentials.context],
             on_state=on_state,
             on_receive=on_receive,
             request_timeout=self.timeout,
         )
+
+    @asynccontextmanager
+    async def rest_sender(
+        self, concurrency: int, status_callback: str | None = None
+    ) -> AsyncIterator[RestSender]:
+        """A sender for the send engine over REST; sends are retried by the engine, not the clients."""
+        from ..core.http import client_shards
+        from ..core.retry import NO_RETRIES
+        from ..signalwire.sender import RestSender
+
+        async def make(connections: int) -> AsyncSignalWireRestClient:
+            return await self.get_async_client(max_connections=connections, retry_policy=NO_RETRIES)
+
+        async with client_shards(make, concurrency) as next_client:
+            yield RestSender(next_client, status_callback)
+
+    @asynccontextmanager
+    async def relay_sender(
+        self,
+        context: str | None = None,
+        tags: Sequence[str] = (),
+        *,
+        on_state: Callable[[RelayMessage], object] | None = None,
+        wait_for_states: float = 2.0,
+    ) -> AsyncIterator[RelaySender]:
+        """A sender for the send engine over one Relay connection (connected on entry)."""
+        import asyncio
+
+        from ..signalwire.sender import RelaySender
+
+        credentials = await self.aget_credentials()
+        sender = RelaySender(credentials, context or credentials.context, tags, on_state=on_state,
+                             wait_for_states=wait_for_states, request_timeout=self.timeout)  # fmt: skip
+        await asyncio.to_thread(sender.__enter__)
+        self.log.info("Relay connected (context %r, protocol %s)", sender.context, sender.client.protocol)
+        try:
+            yield sender
+        finally:
+            await asyncio.to_thread(sender.__exit__)
+            self.log.info("Relay states seen: %s", sender.states)
 
     def close(self) -> None:
         if "client" in self.__dict__:
@@ -197,18 +182,15 @@ class SignalWireHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """List one message: cheap, authenticated, and it proves the Space and Project ID are right."""
-        from ..clients.signalwire_rest import SignalWireRestClient
         from ..core.retry import NO_RETRIES
+        from ..signalwire.rest import SignalWireRestClient
 
         try:
-            settings = self.settings
-            with SignalWireRestClient(settings.credentials, timeout=10.0, retry_policy=NO_RETRIES) as client:
+            credentials = self.credentials
+            with SignalWireRestClient(credentials, timeout=10.0, retry_policy=NO_RETRIES) as client:
                 list(client.list_messages(page_size=1, limit=1))
         except MessagingError as exc:
             return False, str(exc)
         except Exception as exc:  # the UI and CLI expect a tuple, never an exception
             return False, f"{type(exc).__name__}: {exc}"
-        return (
-            True,
-            f"Connected to SignalWire project {settings.project_id} at {settings.credentials.http_base}",
-        )
+        return True, f"Connected to SignalWire project {credentials.project_id} at {credentials.http_base}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
@@ -13,43 +12,10 @@ from ..hooks.signalwire import SignalWireHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..hooks.signalwire import SignalWireSettings
-
 DEFAULT_FAILURE_TEXT = (
     "Airflow: task {{ ti.task_id }} failed in DAG {{ dag.dag_id }} (try {{ ti.try_number }}, run {{ run_id }}). "
     "Log: {{ ti.log_url }}"
 )
-
-
-@dataclass(frozen=True)
-class SmsNotification:
-    """What to send, built and checked once; the sync and async paths only differ in how they send."""
-
-    recipients: list[str]
-    sender: str
-    body: str | None
-    media: list[str]
-
-
-def build_sms(
-    settings: SignalWireSettings,
-    to: object,
-    body: str | None,
-    media_urls: Sequence[str] | None,
-    from_number: str | None,
-) -> SmsNotification:
-    from ..core.errors import ConfigurationError
-    from ..core.phone import normalize_e164, normalize_recipients
-    from ..core.sms import validate_content
-
-    recipients = normalize_recipients(to, "to")
-    text, media = validate_content(body, media_urls)
-    sender = from_number or settings.from_number
-    if not sender:
-        raise ConfigurationError(
-            "from_number: no sender given. Pass from_number= or set the connection's Default From number."
-        )
-    return SmsNotification(recipients, normalize_e164(sender, "from_number"), text, media)
 
 
 class SignalWireNotifier(BaseNotifier):
@@ -57,7 +23,9 @@ class SignalWireNotifier(BaseNotifier):
 
     ``on_failure_callback=send_signalwire_notification(to="+15551230002")`` sends a default text that
     names the DAG, the task, the try and the log URL. ``body`` is a Jinja template rendered with the
-    task context. A failed send raises, naming the recipient and the service's error.
+    task context. Every recipient is tried; a send that fails raises afterwards, naming each
+    recipient without the message and the service's error. Inside a task's callback each recipient
+    gets a given notification once per try, even if the callback runs again.
 
     :param to: one E.164 number or a list.
     :param body: the text (Jinja); default: the failure text above.
@@ -86,22 +54,30 @@ class SignalWireNotifier(BaseNotifier):
         self.signalwire_conn_id = signalwire_conn_id
 
     def notify(self, context: Context) -> None:
+        from ..sending import run_blocking
+
         hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-        sms = build_sms(hook.settings, self.to, self.body, self.media_urls, self.from_number)
-        try:
-            for number in sms.recipients:
-                message = hook.client.create_message(number, sms.sender, sms.body, sms.media)
-                self.log.info("Notified %s by SMS: %s", number, message.sid)
-        finally:
-            hook.close()
+        hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
+        run_blocking(lambda: self._send(context, hook))
 
     async def async_notify(self, context: Context) -> None:
         hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-        sms = build_sms(await hook.aget_settings(), self.to, self.body, self.media_urls, self.from_number)
-        async with await hook.get_async_client() as client:
-            for number in sms.recipients:
-                message = await client.create_message(number, sms.sender, sms.body, sms.media)
-                self.log.info("Notified %s by SMS: %s", number, message.sid)
+        await hook.aget_credentials()
+        await self._send(context, hook)
+
+    async def _send(self, context: Context, hook: SignalWireHook) -> None:
+        from ..core.phone import normalize_recipients
+        from ..sending import asend_each, notification_purpose
+        from ..signalwire.sender import Sms
+
+        recipients = normalize_recipients(self.to, "to")
+        from_number = self.from_number or hook.credentials.from_number
+        sms = Sms.checked(self.body, self.media_urls, from_number, self.signalwire_conn_id)
+        await asend_each(
+            context=context, service="signalwire", recipients=recipients, prepare=sms.to,
+            open_sender=hook.rest_sender, ledger_purpose=notification_purpose(context), retryable=False,
+            log=self.log,
+        )  # fmt: skip
 
 
 send_signalwire_notification = SignalWireNotifier

@@ -13,7 +13,7 @@ from .signalwire import DEFAULT_FAILURE_TEXT
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..clients.whatsapp_messages import Message
+    from ..whatsapp.messages import Message
 
 
 class WhatsAppNotifier(BaseNotifier):
@@ -22,7 +22,8 @@ class WhatsAppNotifier(BaseNotifier):
     Free-form ``text`` reaches people only inside the 24-hour window after they wrote to the
     business; for on-call alerts that must always arrive, give an approved ``template_name`` (with
     ``language`` and ``body_parameters``, which are Jinja templates too). A failed send raises,
-    naming the error code and what to do (e.g. 131047: send a template).
+    naming the error code and what to do (e.g. 131047: send a template). Every recipient is tried
+    first; inside a task's callback each recipient gets a given notification once per try.
 
     :param to: one E.164 number or a list.
     :param text: the text (Jinja); default: a failure text naming the DAG, task, try and log URL.
@@ -54,33 +55,38 @@ class WhatsAppNotifier(BaseNotifier):
         self.whatsapp_conn_id = whatsapp_conn_id
 
     def build(self) -> tuple[list[str], Message]:
-        """Recipients and message, checked once for both the sync and the async path."""
-        from ..clients.whatsapp_messages import Template, Text
+        """Recipients and message, checked before any request."""
         from ..core.phone import normalize_recipients
+        from ..whatsapp.messages import Text
+        from ..whatsapp.sender import template_message
 
         recipients = normalize_recipients(self.to, "to")
         if self.template_name:
-            params = self.body_parameters
-            body = dict(params) if isinstance(params, Mapping) else [str(v) for v in params]
-            return recipients, Template(self.template_name, self.language, body)
+            return recipients, template_message(self.template_name, self.language, self.body_parameters)
         return recipients, Text(self.text or "")
 
     def notify(self, context: Context) -> None:
-        recipients, message = self.build()
+        from ..sending import run_blocking
+
         hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
-        try:
-            for number in recipients:
-                result = hook.client.send(number, message)
-                self.log.info("Notified %s on WhatsApp: %s", number, result.message_id)
-        finally:
-            hook.close()
+        hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
+        run_blocking(lambda: self._send(context, hook))
 
     async def async_notify(self, context: Context) -> None:
+        hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
+        await hook.aget_credentials()
+        await self._send(context, hook)
+
+    async def _send(self, context: Context, hook: WhatsAppHook) -> None:
+        from ..sending import asend_each, notification_purpose
+        from ..whatsapp.sender import prepared
+
         recipients, message = self.build()
-        async with await WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id).get_async_client() as client:
-            for number in recipients:
-                result = await client.send(number, message)
-                self.log.info("Notified %s on WhatsApp: %s", number, result.message_id)
+        await asend_each(
+            context=context, service="whatsapp", recipients=recipients,
+            prepare=lambda row, to: prepared(row, to, message), open_sender=hook.message_sender,
+            ledger_purpose=notification_purpose(context), retryable=False, log=self.log,
+        )  # fmt: skip
 
 
 send_whatsapp_notification = WhatsAppNotifier

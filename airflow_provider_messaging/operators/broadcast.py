@@ -1,16 +1,13 @@
 """Broadcast operators: one message per row of a list, an XCom or a CSV file, paced and never twice.
 
-Both services share :mod:`airflow_provider_messaging.broadcast.engine` (streaming, pacing, ledger,
-report); the classes here only say how a row becomes a message and how it is sent.
+Both services send through the one send engine (streaming, pacing, ledger, report); the classes
+here only say how a row becomes a message and which sender sends it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -18,56 +15,14 @@ from ..hooks.signalwire import SignalWireHook
 from ..hooks.whatsapp import WhatsAppHook
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from airflow.sdk import Context
 
-    from ..broadcast.engine import BroadcastEngine, PreparedSend
-    from ..broadcast.report import BroadcastReport
-    from ..broadcast.rows import Row
-    from ..clients.whatsapp_messages import Template
-    from ..clients.whatsapp_templates import TemplateInfo
-
-
-C = TypeVar("C")
-CONNECTIONS_PER_CLIENT = 4
-
-
-@asynccontextmanager
-async def client_shards(
-    make: Callable[[int], Awaitable[C]], concurrency: int
-) -> AsyncIterator[Callable[[], C]]:
-    """Several small async clients used in turn instead of one client with many connections.
-
-    httpx's connection pool costs more CPU per request the more connections it holds (measured:
-    one pool of 32 connections sends about a quarter as many messages per second as 8 pools of
-    4; see README, Performance), so the broadcast spreads its connections over small pools.
-    """
-    count = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
-    async with AsyncExitStack() as stack:
-        clients: list[C] = []
-        for _ in range(count):
-            client = await make(CONNECTIONS_PER_CLIENT)
-            clients.append(await stack.enter_async_context(client))  # type: ignore[arg-type]
-        turn = itertools.cycle(clients)
-        yield lambda: next(turn)
-
-
-def fill(text: str, row: Mapping[str, Any], field: str, number: int) -> str:
-    """``text`` with ``{column}`` placeholders taken from the row (Jinja's ``{{ }}`` is already rendered)."""
-    from ..core.errors import ValidationError
-
-    try:
-        return text.format_map(row)
-    except KeyError as exc:
-        columns = ", ".join(map(str, row)) or "none"
-        raise ValidationError(
-            f"{field} (row {number})",
-            f"uses placeholder {{{exc.args[0]}}} but the row has no such column (columns: {columns})",
-            "Add the column to the recipients or fix the placeholder",
-        ) from None
-    except (ValueError, IndexError) as exc:
-        raise ValidationError(
-            field, f"is not a valid placeholder text: {exc}", "Write placeholders as {column}"
-        ) from None
+    from ..core.engine import PreparedSend, Sender
+    from ..core.report import SendReport
+    from ..core.rows import Row
+    from ..whatsapp.sender import TemplateRows
 
 
 class _BroadcastOperator(BaseOperator):
@@ -75,8 +30,6 @@ class _BroadcastOperator(BaseOperator):
 
     service = ""
     default_rate: float | None = None
-    recipient_interval = 0.0
-    hook: Any  # set by before_sending: the service's hook
 
     def __init__(
         self,
@@ -109,13 +62,12 @@ class _BroadcastOperator(BaseOperator):
 
     # service faces fill these in
     def before_sending(self) -> None:
-        """Set ``self.hook``; checks that need the service, run once before the first send."""
+        """Checks that need the service, run once before the first send."""
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
         raise NotImplementedError
 
-    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
-        """One request with one of the async clients; returns the message id."""
+    def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
         raise NotImplementedError
 
     def recipient(self, row: Row) -> str:
@@ -130,54 +82,34 @@ class _BroadcastOperator(BaseOperator):
         return self.rate if self.rate is not None else self.default_rate
 
     def execute(self, context: Context) -> list[str]:
-        from ..broadcast.engine import BroadcastEngine, BroadcastStopped
-        from ..broadcast.rows import count_rows, iter_rows
-        from ..core.pacing import Pacer
+        from ..core.engine import SendStopped
+        from ..core.rows import count_rows, iter_rows
+        from ..sending import send_rows
         from ..task_errors import fail_permanently_on_permanent_errors
-        from ..tracking.ledger import open_ledger
 
         with fail_permanently_on_permanent_errors():
             self.before_sending()
         rate = self.effective_rate
         concurrency = self.concurrency or (32 if rate is None else min(64, max(4, int(rate // 2))))
-        ledger = open_ledger(
-            context, self.service, None, force_resend=self.force_resend, on_unknown=self.on_unknown
-        )
-        if ledger is not None:
-            self.log.info(
-                "Send ledger: %s (try %d)", ledger.ledger.store.describe(), ledger.ledger.scope.try_number
-            )
-        else:
-            self.log.warning("No task instance in the context: sends are not recorded in the ledger")
         try:
             total = count_rows(self.recipients, self.csv_path)
         except OSError as exc:
             raise FileNotFoundError(f"csv_path: cannot read {self.csv_path!r}: {exc}") from None
-
-        def engine_for(send: Callable[[PreparedSend[Any]], Awaitable[str]]) -> BroadcastEngine[Any]:
-            return BroadcastEngine(
-                prepare=self.prepare_row,
-                send=send,
-                key_for=(lambda item: ledger.key(item.recipient, item.content)) if ledger else None,
-                ledger=ledger.ledger if ledger else None,
-                pacer=Pacer(rate, recipient_interval=self.recipient_interval),
-                concurrency=concurrency,
-                total=total,
-                progress_interval=self.progress_interval,
-                to_column=self.to_column,
-                logger=self.log,
-            )
-
         self.log.info(
             "Broadcasting to %s row(s) at %s, %d at a time",
             "?" if total is None else total,
             "no rate limit" if rate is None else f"{rate:g} msg/s",
             concurrency,
         )
-        rows = iter_rows(self.recipients, self.csv_path, to_column=self.to_column)
         try:
-            report = asyncio.run(self._broadcast(engine_for, concurrency, rows))
-        except BroadcastStopped as stopped:
+            report = send_rows(
+                context=context, service=self.service,
+                rows=iter_rows(self.recipients, self.csv_path, to_column=self.to_column),
+                prepare=self.prepare_row, open_sender=self.open_sender, concurrency=concurrency,
+                on_unknown=self.on_unknown, force_resend=self.force_resend, rate=rate, total=total,
+                progress_interval=self.progress_interval, to_column=self.to_column, log=self.log,
+            )  # fmt: skip
+        except SendStopped as stopped:
             self._publish(context, stopped.report)
             with fail_permanently_on_permanent_errors():
                 raise stopped.cause from None
@@ -192,21 +124,7 @@ class _BroadcastOperator(BaseOperator):
             )
         return report.message_ids
 
-    async def _broadcast(
-        self,
-        engine_for: Callable[[Callable[[PreparedSend[Any]], Awaitable[str]]], BroadcastEngine[Any]],
-        concurrency: int,
-        rows: Iterable[Row],
-    ) -> BroadcastReport:
-        from ..core.retry import NO_RETRIES  # the engine retries, pausing every sender on a 429
-
-        def make(connections: int) -> Any:
-            return self.hook.get_async_client(max_connections=connections, retry_policy=NO_RETRIES)
-
-        async with client_shards(make, concurrency) as next_client:
-            return await engine_for(lambda item: self.send_one(next_client(), item)).run(rows)
-
-    def _publish(self, context: Context, report: BroadcastReport) -> None:
+    def _publish(self, context: Context, report: SendReport) -> None:
         self.log.info("Broadcast done: %s", report.summary())
         if report.failed_by_code:
             self.log.info("Failed by error code: %s", dict(report.failed_by_code))
@@ -283,35 +201,28 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         self._sender = ""
 
     def before_sending(self) -> None:
-        from ..core.errors import ConfigurationError, ValidationError
-        from ..core.phone import normalize_e164
+        from ..core.errors import ValidationError
+        from ..signalwire.sender import checked_sender
 
         if not self.body and not self.media_urls:
             raise ValidationError("body", "neither a body nor media_urls given", "Pass body= or media_urls=")
         self.hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id, timeout=self.request_timeout)
-        sender = self.from_number or self.hook.settings.from_number
-        if not sender:
-            raise ConfigurationError(
-                "from_number: no sender given. Pass from_number= or set 'Default From number' on connection "
-                f"{self.signalwire_conn_id!r}."
-            )
-        self._sender = normalize_e164(sender, "from_number")
+        self._sender = checked_sender(
+            self.from_number or self.hook.credentials.from_number, self.signalwire_conn_id
+        )
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
-        from ..broadcast.engine import PreparedSend
-        from ..core.sms import validate_content
+        from ..core.rows import fill
+        from ..signalwire.sender import Sms
+        from ..signalwire.sms import validate_content
 
         to = self.recipient(row)
         body = fill(self.body, row.values, "body", row.number) if self.body else None
         media = [fill(url, row.values, "media_urls", row.number) for url in self.media_urls or ()]
-        body, media = validate_content(body, media)
-        content = {"from": self._sender, "body": body, "media": media}
-        return PreparedSend(row.number, to, content, (body, media))
+        return Sms(self._sender, *validate_content(body, media)).to(row.number, to)
 
-    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
-        body, media = item.payload
-        message = await client.create_message(item.recipient, self._sender, body, media, self.status_callback)
-        return str(message.sid)
+    def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
+        return self.hook.rest_sender(concurrency, self.status_callback)
 
 
 class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
@@ -354,7 +265,6 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
 
     service = "whatsapp"
     default_rate = 80.0
-    recipient_interval = 6.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "template_name", "language", "parameter_columns", "header_text",
         "header_media", "buttons", "correlation_id", "whatsapp_conn_id",
@@ -386,7 +296,6 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         self.check_template = check_template
         self.correlation_id = correlation_id
         self.whatsapp_conn_id = whatsapp_conn_id
-        self._templates: dict[tuple[str, str], TemplateInfo] | None = None
         self._correlation: str | None = None
 
     def execute(self, context: Context) -> list[str]:
@@ -396,118 +305,34 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         return super().execute(context)
 
     def before_sending(self) -> None:
-        from ..clients.whatsapp_templates import check_template, find_template
+        from ..whatsapp.sender import TemplateRows
+        from ..whatsapp.templates import check_template, find_template
 
         self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id, timeout=self.request_timeout)
+        templates = None
         if not self.check_template:
-            return
-        if not self.hook.settings.waba_id:
+            pass
+        elif not self.hook.credentials.waba_id:
             self.log.warning(
                 "No WABA id on connection %r: templates are not checked before sending", self.whatsapp_conn_id
             )
-            return
-        templates = self.hook.templates()
-        self.hook.close()
-        self._templates = {(t.name, t.language): t for t in templates}
-        info = find_template(templates, self.template_name, self.language)  # missing: stop before sending
-        if info.status != "APPROVED":
-            from ..clients.whatsapp_messages import Template
+        else:
+            found = self.hook.templates()
+            self.hook.close()
+            templates = {(t.name, t.language): t for t in found}
+            info = find_template(found, self.template_name, self.language)  # missing: stop before sending
+            if info.status != "APPROVED":
+                from ..whatsapp.messages import Template
 
-            check_template(Template(info.name, info.language), info)  # raises: names the status
-        self.log.info("Template %s (%s) is %s", info.name, info.language, info.status)
-
-    def _parameters(self, info: TemplateInfo | None, row: Row) -> list[str] | dict[str, str]:
-        values = row.values
-        given = values.get("parameters")
-        if isinstance(given, Mapping):
-            return {str(k): str(v) for k, v in given.items()}
-        if isinstance(given, Sequence) and not isinstance(given, str):
-            return [str(v) for v in given]
-        columns = self.parameter_columns
-        if isinstance(columns, Mapping):
-            return {name: self._column(row, column) for name, column in columns.items()}
-        if columns:
-            return [self._column(row, column) for column in columns]
-        if info is not None and info.parameter_format == "NAMED":
-            return {name: self._column(row, name) for name in info.body_placeholders()}
-        if info is not None and info.body_placeholders():
-            from ..core.errors import ValidationError
-
-            raise ValidationError(
-                "parameter_columns",
-                f"template {info.name!r} takes {len(info.body_placeholders())} positional parameter(s) "
-                "and no columns were named for them",
-                "Pass parameter_columns=[...] or give each row a 'parameters' list",
-            )
-        return []
-
-    @staticmethod
-    def _column(row: Row, column: str) -> str:
-        value = row.values.get(column)
-        if value is None or str(value).strip() == "":
-            from ..core.errors import ValidationError
-
-            raise ValidationError(
-                f"{column} (row {row.number})", "is missing or empty", "Fill the column for this row"
-            )
-        return str(value)
-
-    def _template_for(self, info: TemplateInfo | None, row: Row, name: str, language: str) -> Template:
-        from ..clients.whatsapp_messages import Media, Template, TemplateButton
-        from ..core.errors import ValidationError
-
-        values, number = row.values, row.number
-        media = None
-        if self.header_media:
-            media = Media(
-                str(self.header_media.get("type", "")),
-                self.header_media.get("link"),
-                self.header_media.get("id"),
-                filename=self.header_media.get("filename"),
-            )
-        try:
-            buttons = [
-                TemplateButton(
-                    str(b["sub_type"]), int(b["index"]), fill(str(b["value"]), values, "buttons", number)
-                )
-                for b in self.buttons
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ValidationError):
-                raise
-            raise ValidationError(
-                "buttons",
-                "each button needs sub_type, index and value",
-                "e.g. {'sub_type': 'url', 'index': 0}",
-            ) from None
-        header = fill(self.header_text, values, "header_text", number) if self.header_text else None
-        return Template(name, language, self._parameters(info, row), header, media, buttons)
+                check_template(Template(info.name, info.language), info)  # raises: names the status
+            self.log.info("Template %s (%s) is %s", info.name, info.language, info.status)
+        self._rows: TemplateRows = TemplateRows(
+            self.template_name, self.language, parameter_columns=self.parameter_columns,
+            header_text=self.header_text, header_media=self.header_media, buttons=self.buttons, templates=templates,
+        )  # fmt: skip
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
-        from ..broadcast.engine import PreparedSend
-        from ..clients.whatsapp_templates import check_template
-        from ..core.errors import TemplateError, ValidationError
+        return self._rows.prepare(row, self.recipient(row))
 
-        to = self.recipient(row)
-        name = str(row.values.get("template_name") or self.template_name)
-        language = str(row.values.get("language") or self.language)
-        info = None
-        if self._templates is not None:
-            info = self._templates.get((name, language))
-            if info is None:
-                raise ValidationError(
-                    f"template_name (row {row.number})",
-                    f"template {name!r} in {language!r} does not exist in this WhatsApp Business Account",
-                    "Fix the row's template_name/language or create the template",
-                )
-        template = self._template_for(info, row, name, language)
-        if info is not None:
-            try:
-                check_template(template, info)
-            except TemplateError as exc:
-                raise ValidationError(f"parameters (row {row.number})", str(exc), "Fix the row") from None
-        return PreparedSend(row.number, to, {"template": template.content()}, template)
-
-    async def send_one(self, client: Any, item: PreparedSend[Any]) -> str:
-        result = await client.send(item.recipient, item.payload, callback_data=self._correlation)
-        return str(result.message_id)
+    def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
+        return self.hook.message_sender(concurrency, callback_data=self._correlation)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -10,13 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from ..hooks.signalwire import SignalWireHook
-from .recipient_loop import send_to_each
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from ..clients.signalwire_relay import RelayMessage
-    from ..clients.signalwire_rest import SignalWireMessage
 
 
 class SignalWireSendMessageOperator(BaseOperator):
@@ -29,8 +24,9 @@ class SignalWireSendMessageOperator(BaseOperator):
     ``messages`` holds one summary per recipient.
 
     A recipient the service refuses (e.g. it replied STOP) does not stop the others; the task then
-    fails without retry, naming who was refused. If a failure leaves some recipients sent and
-    others not, the task also fails without retry, so that a retry never texts anyone twice.
+    fails without retry, naming who was refused. Recipients left unsent by rate limits or outages
+    fail the task retryably, and the retry sends only to them (the send ledger remembers who has
+    the message); a send whose outcome is unknown is never resent and fails the task without retry.
 
     :param to: a phone number in E.164 form, a comma-separated string or a list of them.
     :param body: the text (up to 1,600 characters). Required unless ``media_urls`` is given.
@@ -110,105 +106,39 @@ class SignalWireSendMessageOperator(BaseOperator):
                 self.hook.close()
 
     def _send_all(self, context: Context) -> list[str]:
-        from ..core.errors import ConfigurationError
-        from ..core.phone import normalize_e164, normalize_recipients
-        from ..core.sms import segment_count, validate_content
-        from ..tracking.ledger import open_ledger
+        from ..core.phone import normalize_recipients
+        from ..sending import push_sent, send_each
+        from ..signalwire.sender import Sms
+        from ..signalwire.sms import segment_count
 
         recipients = normalize_recipients(self.to, "to")
-        body, media = validate_content(self.body, self.media_urls)
-        sender = self.from_number or self.hook.settings.from_number
-        if not sender:
-            raise ConfigurationError(
-                "from_number: no sender given. Pass from_number= or set 'Default From number' on connection "
-                f"{self.signalwire_conn_id!r}."
+        sms = Sms.checked(self.body, self.media_urls, self.from_number or self.hook.credentials.from_number,
+                          self.signalwire_conn_id)  # fmt: skip
+        if sms.body is not None:
+            self.log.info(
+                "Body: %d characters, %d segment(s) per SMS", len(sms.body), segment_count(sms.body)
             )
-        sender = normalize_e164(sender, "from_number")
-        if body is not None:
-            self.log.info("Body: %d characters, %d segment(s) per SMS", len(body), segment_count(body))
+        store = None
+        if self.api == "relay":  # the state events the Relay connection sees go to the status store
+            from ..store.store import MessageStore
 
-        relay = None
-        if self.api == "relay":
-            relay = RelaySession(self.hook, self.context or self.hook.settings.context, self.tags, self.log)
+            store = MessageStore()
 
-        def send_one(recipient: str) -> SignalWireMessage:
-            if relay is not None:
-                message = relay.send(recipient, sender, body, media)
-            else:
-                message = self.hook.client.create_message(
-                    recipient, sender, body, media, self.status_callback
-                )
-            self.log.info("Sent to %s: sid=%s status=%s", recipient, message.sid, message.status)
-            return message
+        def open_sender(concurrency: int) -> Any:
+            if store is None:
+                return self.hook.rest_sender(concurrency, self.status_callback)
+            return self.hook.relay_sender(
+                self.context, self.tags, wait_for_states=self.wait_for_states,
+                on_state=lambda message: store.record_status(message.as_status_event()),
+            )  # fmt: skip
 
-        ledger = open_ledger(
-            context,
-            "signalwire",
-            {"from": sender, "body": body, "media": media},
-            force_resend=self.force_resend,
-            on_unknown=self.on_unknown,
-        )
         try:
-            outcome = send_to_each(
-                recipients,
-                send_one,
-                lambda message: message.sid,
-                self.log,
-                lambda sent: self._push_summary(context, sent),
-                ledger,
-            )
+            report = send_each(
+                context=context, service="signalwire", recipients=recipients, prepare=sms.to,
+                open_sender=open_sender, on_unknown=self.on_unknown, force_resend=self.force_resend,
+                publish=lambda report: push_sent(context, report), log=self.log,
+            )  # fmt: skip
         finally:
-            if relay is not None:
-                relay.close(self.wait_for_states)
-        self._push_summary(context, outcome.sent)
-        outcome.raise_for_refused(len(recipients))
-        return [message.sid for message in outcome.sent] + [mid for _, mid in outcome.already_sent if mid]
-
-    def _push_summary(self, context: Context, sent: list[SignalWireMessage]) -> None:
-        ti = context.get("ti") if context else None
-        if ti is not None:
-            ti.xcom_push(key="messages", value=[m.as_dict() for m in sent])
-
-
-class RelaySession:
-    """Sends over Relay for one task run; the state events it sees go to the status store."""
-
-    FINAL = frozenset({"delivered", "undelivered", "failed"})
-
-    def __init__(self, hook: SignalWireHook, context: str, tags: Sequence[str], log: Any) -> None:
-        from ..tracking.store import MessageStore
-
-        self.context, self.tags, self.log = context, list(tags), log
-        self.store = MessageStore()
-        self.states: dict[str, str] = {}  # message id -> last state seen
-        self.sent: list[str] = []
-        self.client = hook.get_relay_client([context], on_state=self._on_state).connect()
-        log.info("Relay connected (context %r, protocol %s)", context, self.client.protocol)
-
-    def _on_state(self, message: RelayMessage) -> None:
-        self.states[message.message_id] = message.state
-        self.store.record_status(message.as_status_event())
-
-    def send(self, to: str, sender: str, body: str | None, media: Sequence[str]) -> SignalWireMessage:
-        from ..clients.signalwire_rest import SignalWireMessage
-        from ..core.errors import PermanentError
-
-        result = self.client.send(self.context, to, sender, body, media, self.tags)
-        if not result.successful or not result.message_id:
-            raise PermanentError(
-                f"SignalWire Relay refused the message to {to}: {result.code} {result.message}",
-                service="signalwire",
-                code=result.code,
-            )
-        self.sent.append(result.message_id)
-        return SignalWireMessage(sid=result.message_id, status="queued", to=to, from_number=sender, body=body)
-
-    def close(self, wait: float) -> None:
-        """Listen a little longer for state events (until every sent message is final), then close."""
-        deadline = time.monotonic() + wait
-        # by sent id: a message's first event may not have arrived yet
-        while time.monotonic() < deadline and any(self.states.get(i) not in self.FINAL for i in self.sent):
-            time.sleep(0.05)
-        self.client.close()
-        self.log.info("Relay states seen: %s", self.states)
-        self.store.dispose()
+            if store is not None:
+                store.dispose()
+        return report.message_ids

@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from ..hooks.whatsapp import WhatsAppHook
-from .recipient_loop import send_to_each
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..clients.whatsapp_cloud import SendResult
-    from ..clients.whatsapp_messages import Message
+    from ..whatsapp.messages import Message
 
 
 def default_correlation(context: Context | None) -> str | None:
@@ -61,55 +59,29 @@ class _WhatsAppSendBase(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         from ..core.phone import normalize_recipients
+        from ..sending import push_sent, send_each
         from ..task_errors import fail_permanently_on_permanent_errors
-        from ..tracking.ledger import open_ledger
+        from ..whatsapp.sender import prepared
 
         with fail_permanently_on_permanent_errors():
             try:
                 recipients = normalize_recipients(self.to, "to")
                 message = self.build_message()
                 self.preflight(message)
-                correlation = self.correlation_id or default_correlation(context)
-
-                def send_one(recipient: str) -> SendResult:
-                    result = self.hook.client.send(
-                        recipient, message, reply_to=self.reply_to, callback_data=correlation
-                    )
-                    self.log.info(
-                        "Sent %s to %s: %s (%s)",
-                        message.type,
-                        recipient,
-                        result.message_id,
-                        result.message_status,
-                    )
-                    return result
-
-                ledger = open_ledger(
-                    context,
-                    "whatsapp",
-                    {"message": message.type, "content": message.content(), "reply_to": self.reply_to},
-                    force_resend=self.force_resend,
-                    on_unknown=self.on_unknown,
-                )
-                outcome = send_to_each(
-                    recipients,
-                    send_one,
-                    lambda result: result.message_id,
-                    self.log,
-                    lambda sent: self._push_summary(context, sent),
-                    ledger,
-                )
-                self._push_summary(context, outcome.sent)
-                outcome.raise_for_refused(len(recipients))
-                return [r.message_id for r in outcome.sent] + [mid for _, mid in outcome.already_sent if mid]
+                self.hook.credentials  # noqa: B018 - loaded (and its secrets masked) before sending
+                report = send_each(
+                    context=context, service="whatsapp", recipients=recipients,
+                    prepare=lambda row, to: prepared(row, to, message, self.reply_to),
+                    open_sender=lambda concurrency: self.hook.message_sender(
+                        concurrency, reply_to=self.reply_to,
+                        callback_data=self.correlation_id or default_correlation(context),
+                    ),
+                    on_unknown=self.on_unknown, force_resend=self.force_resend,
+                    publish=lambda report: push_sent(context, report), log=self.log,
+                )  # fmt: skip
+                return report.message_ids
             finally:
                 self.hook.close()
-
-    @staticmethod
-    def _push_summary(context: Context, sent: list[SendResult]) -> None:
-        ti = context.get("ti") if context else None
-        if ti is not None:
-            ti.xcom_push(key="messages", value=[r.as_dict() for r in sent])
 
 
 class WhatsAppSendMessageOperator(_WhatsAppSendBase):
@@ -122,7 +94,7 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
 
     :param to: a phone number in E.164 form, or a list of them.
     :param text: a text message body (up to 4,096 characters); or give ``message``.
-    :param message: a typed message (``airflow_provider_messaging.clients.whatsapp_messages``) or a
+    :param message: a typed message (``airflow_provider_messaging.whatsapp.messages``) or a
         dict in the Cloud API's own shape, e.g. ``{"type": "image", "image": {"link": "https://..."}}``.
     :param preview_url: render a preview of the first URL in ``text``.
     :param reply_to: a wamid to quote (reply context).
@@ -158,8 +130,8 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
         self.preview_url = preview_url
 
     def build_message(self) -> Message:
-        from ..clients.whatsapp_messages import Message, Text, message_from_dict
         from ..core.errors import ValidationError
+        from ..whatsapp.messages import Message, Text, message_from_dict
 
         if (self.text is None) == (self.message is None):
             raise ValidationError(
@@ -225,42 +197,20 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
         self.check_template = check_template
 
     def build_message(self) -> Message:
-        from ..clients.whatsapp_messages import Media, Template, TemplateButton
-        from ..core.errors import ValidationError
+        from ..whatsapp.sender import template_message
 
-        media = None
-        if self.header_media:
-            kind = self.header_media.get("type", "")
-            media = Media(
-                kind,
-                self.header_media.get("link"),
-                self.header_media.get("id"),
-                filename=self.header_media.get("filename"),
-            )
-        try:
-            buttons = [
-                TemplateButton(str(b["sub_type"]), int(b["index"]), str(b["value"])) for b in self.buttons
-            ]
-        except (KeyError, TypeError, ValueError):
-            raise ValidationError(
-                "buttons",
-                "each button needs sub_type, index and value",
-                "e.g. {'sub_type': 'url', 'index': 1, 'value': '7781'}",
-            ) from None
-        body = (
-            dict(self.body_parameters)
-            if isinstance(self.body_parameters, Mapping)
-            else [str(v) for v in self.body_parameters]
-        )
-        return Template(self.template_name, self.language, body, self.header_text, media, buttons)
+        return template_message(
+            self.template_name, self.language, self.body_parameters, header_text=self.header_text,
+            header_media=self.header_media, buttons=self.buttons,
+        )  # fmt: skip
 
     def preflight(self, message: Message) -> None:
-        from ..clients.whatsapp_messages import Template
-        from ..clients.whatsapp_templates import check_template, find_template
+        from ..whatsapp.messages import Template
+        from ..whatsapp.templates import check_template, find_template
 
         if not self.check_template or not isinstance(message, Template):
             return
-        if not self.hook.settings.waba_id:
+        if not self.hook.credentials.waba_id:
             self.log.warning(
                 "No WABA id on connection %r: the template is not checked before sending",
                 self.whatsapp_conn_id,

@@ -21,7 +21,7 @@ from .delivery import TRIGGER_TIMEOUT_GRACE
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..tracking.store import MessageStore
+    from ..store.store import MessageStore
 
 
 class MessageReceivedSensor(BaseSensorOperator):
@@ -80,7 +80,7 @@ class MessageReceivedSensor(BaseSensorOperator):
 
     @cached_property
     def store(self) -> MessageStore:
-        from ..tracking.store import MessageStore
+        from ..store.store import MessageStore
 
         return MessageStore(self.store_url)
 

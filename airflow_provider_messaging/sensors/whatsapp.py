@@ -10,7 +10,7 @@ from .delivery import DeliverySensor
 
 if TYPE_CHECKING:
     from ..core.delivery import Observation
-    from ..tracking.store import MessageStore
+    from ..store.store import MessageStore
     from ..triggers.delivery import DeliveryTrigger
 
 
@@ -58,7 +58,7 @@ class WhatsAppMessageSensor(DeliverySensor):
 
     @cached_property
     def store(self) -> MessageStore:
-        from ..tracking.store import MessageStore
+        from ..store.store import MessageStore
 
         return MessageStore(self.store_url)
 

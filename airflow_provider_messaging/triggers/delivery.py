@@ -146,7 +146,7 @@ class StoreStatusTrigger(DeliveryTrigger):
         )
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
-        from ..tracking.watcher import shared_store
+        from ..store.watcher import shared_store
 
         store = shared_store(self.store_url)  # one connection pool for every trigger in this process
         # SQLAlchemy is blocking: keep it off the event loop
@@ -154,9 +154,9 @@ class StoreStatusTrigger(DeliveryTrigger):
 
     async def pause(self, pending: list[str], seconds: float) -> dict[str, Observation] | None:
         """Sleep up to ``seconds``, waking with the news as soon as the store shows a change to a
-        pending message (one shared look per interval for every trigger, see ``tracking.watcher``);
+        pending message (one shared look per interval for every trigger, see ``store.watcher``);
         after ``seconds`` without news, the trigger reads its messages itself (a fallback)."""
-        from ..tracking.watcher import StoreWatcher
+        from ..store.watcher import StoreWatcher
 
         news = await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
         return news or None

@@ -23,7 +23,7 @@ from ..core.inbound import InboundFilter
 async def _read_inbound(
     store_url: str | None, service: str, since: float, message_filter: InboundFilter
 ) -> list[Any]:
-    from ..tracking.watcher import shared_store
+    from ..store.watcher import shared_store
 
     store = shared_store(store_url)
     senders = message_filter.store_senders() or None
@@ -45,7 +45,7 @@ async def relay_inbound(signalwire_conn_id: str, context: str) -> AsyncIterator[
         loop.call_soon_threadsafe(arrived.put_nowait, message)
 
     hook = SignalWireHook(signalwire_conn_id=signalwire_conn_id)
-    await hook.aget_settings()
+    await hook.aget_credentials()
     client = hook.get_relay_client([context], on_receive=hand_over)
     await asyncio.to_thread(client.connect)
     try:
@@ -142,7 +142,7 @@ class InboundMessageEventTrigger(BaseEventTrigger):
         )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from ..tracking.watcher import OVERLAP  # commits land out of order: look back a little
+        from ..store.watcher import OVERLAP  # commits land out of order: look back a little
 
         message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
         if self.relay_context:
@@ -212,7 +212,7 @@ class RelayInboundTrigger(BaseTrigger):
         )  # fmt: skip
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from ..tracking.watcher import shared_store
+        from ..store.watcher import shared_store
 
         message_filter = InboundFilter(tuple(self.from_numbers), self.pattern)
         store = shared_store(self.store_url)

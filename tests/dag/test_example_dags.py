@@ -76,8 +76,8 @@ def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_con
 @pytest.fixture(scope="module")
 def slow_sandbox():
     """Deliveries that take a second, so the deferrable sensors' first look finds them pending."""
-    from airflow_provider_messaging.sandbox.config import SandboxConfig
-    from airflow_provider_messaging.sandbox.server import SandboxServer
+    from messaging_sandbox.config import SandboxConfig
+    from messaging_sandbox.server import SandboxServer
 
     with SandboxServer(SandboxConfig(port=0, sent_delay=0.5, delivered_delay=0.5, read_delay=0.5)) as server:
         yield server
@@ -86,9 +86,10 @@ def slow_sandbox():
 @pytest.fixture
 def whatsapp_env(slow_sandbox, monkeypatch, tmp_path):
     sandbox = slow_sandbox
-    from airflow_provider_messaging.sandbox.server import BackgroundServer
-    from airflow_provider_messaging.tracking.store import MessageStore
-    from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+    from airflow_provider_messaging.store.store import MessageStore
+    from airflow_provider_messaging.webhooks.receiver import create_webhook_app
+    from messaging_sandbox.server import BackgroundServer
+    from tests.webhook_credentials import resolver, whatsapp
 
     c = sandbox.config
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -97,9 +98,9 @@ def whatsapp_env(slow_sandbox, monkeypatch, tmp_path):
         "conn_type": "whatsapp", "password": c.whatsapp_token,
         "extra": {"phone_number_id": c.whatsapp_phone_number_id, "waba_id": c.whatsapp_waba_id, "base_url": sandbox.url},
     }))  # fmt: skip
-    secrets = {"whatsapp_default": WebhookSecrets(app_secret=c.whatsapp_app_secret)}
+    secrets = {"whatsapp_default": whatsapp(c.whatsapp_app_secret)}
     store = MessageStore(store_url)
-    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+    with BackgroundServer(create_webhook_app(store=store, credentials=resolver(secrets))) as receiver:
         httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
         httpx.put(
             f"{sandbox.url}/_sandbox/whatsapp/webhook-url",

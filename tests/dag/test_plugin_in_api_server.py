@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_messaging.core.signatures import whatsapp_signature
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.store.store import MessageStore
+from airflow_provider_messaging.whatsapp.webhooks import signature as whatsapp_signature
 from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate
 
 pytestmark = pytest.mark.dag

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.dag
 
 @pytest.fixture
 def sandbox():
-    from airflow_provider_messaging.sandbox.config import SandboxConfig
-    from airflow_provider_messaging.sandbox.server import SandboxServer
+    from messaging_sandbox.config import SandboxConfig
+    from messaging_sandbox.server import SandboxServer
 
     config = SandboxConfig(
         port=0, signalwire_token=TOKEN, signing_key=SIGNING_KEY, sent_delay=0.05, delivered_delay=0.05

@@ -21,7 +21,7 @@ with DAG(
     def careless_logging() -> None:
         from airflow_provider_messaging.hooks.signalwire import SignalWireHook
 
-        settings = SignalWireHook().settings
+        settings = SignalWireHook().credentials
         print(f"project={settings.project_id} token={settings.api_token} signing_key={settings.signing_key}")
         logging.getLogger(__name__).warning(
             "token=%s signing_key=%s", settings.api_token, settings.signing_key
@@ -29,7 +29,7 @@ with DAG(
 
         from airflow_provider_messaging.hooks.whatsapp import WhatsAppHook
 
-        wa = WhatsAppHook().settings
+        wa = WhatsAppHook().credentials
         print(f"phone={wa.phone_number_id} wa_token={wa.access_token} app_secret={wa.app_secret}")
 
     send >> careless_logging()

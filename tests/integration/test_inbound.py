@@ -11,15 +11,16 @@ import pytest
 from airflow.sdk import Asset, AssetWatcher
 
 from airflow_provider_messaging.core.errors import ValidationError
-from airflow_provider_messaging.core.signatures import signalwire_form_signature
-from airflow_provider_messaging.sandbox.server import BackgroundServer
 from airflow_provider_messaging.sensors.inbound import (
     SignalWireMessageReceivedSensor,
     WhatsAppMessageReceivedSensor,
 )
-from airflow_provider_messaging.tracking.store import MessageStore
-from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+from airflow_provider_messaging.signalwire.webhooks import form_signature as signalwire_form_signature
+from airflow_provider_messaging.store.store import MessageStore
 from airflow_provider_messaging.triggers.inbound import InboundMessageEventTrigger, InboundMessageTrigger
+from airflow_provider_messaging.webhooks.receiver import create_webhook_app
+from messaging_sandbox.server import BackgroundServer
+from tests.webhook_credentials import resolver, signalwire, whatsapp
 
 pytestmark = pytest.mark.integration
 APPROVER = "+15550002001"
@@ -31,10 +32,10 @@ def receiver(sandbox, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'inbound.db'}"
     store = MessageStore(store_url)
     secrets = {
-        "whatsapp_default": WebhookSecrets(app_secret=c.whatsapp_app_secret),
-        "signalwire_default": WebhookSecrets(signing_key=c.signing_key),
+        "whatsapp_default": whatsapp(c.whatsapp_app_secret),
+        "signalwire_default": signalwire(c.signing_key),
     }
-    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as server:
+    with BackgroundServer(create_webhook_app(store=store, credentials=resolver(secrets))) as server:
         httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
         httpx.put(f"{sandbox.url}/_sandbox/whatsapp/webhook-url",
                   json={"url": f"{server.url}/whatsapp/whatsapp_default"})  # fmt: skip

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from airflow_provider_messaging.core.signatures import verify_signalwire_signature
+from airflow_provider_messaging.signalwire.webhooks import verify_signature as verify_signalwire_signature
 
 pytestmark = pytest.mark.integration
 

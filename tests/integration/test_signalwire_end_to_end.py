@@ -8,12 +8,13 @@ import httpx
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_messaging.clients.signalwire_rest import SignalWireCredentials, SignalWireRestClient
 from airflow_provider_messaging.core.errors import AuthenticationError
 from airflow_provider_messaging.core.retry import RetryPolicy
 from airflow_provider_messaging.hooks.signalwire import SignalWireHook
 from airflow_provider_messaging.operators.signalwire import SignalWireSendMessageOperator
 from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSensor
+from airflow_provider_messaging.signalwire.credentials import SignalWireCredentials
+from airflow_provider_messaging.signalwire.rest import SignalWireRestClient
 
 pytestmark = pytest.mark.integration
 

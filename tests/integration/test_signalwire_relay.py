@@ -10,10 +10,11 @@ import time
 import httpx
 import pytest
 
-from airflow_provider_messaging.clients.signalwire_relay import RelayClient
-from airflow_provider_messaging.core.errors import AuthenticationError
+from airflow_provider_messaging.core.errors import AuthenticationError, PermanentError
 from airflow_provider_messaging.operators.signalwire import SignalWireSendMessageOperator
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.signalwire.credentials import SignalWireCredentials
+from airflow_provider_messaging.signalwire.relay import RelayClient
+from airflow_provider_messaging.store.store import MessageStore
 
 pytestmark = pytest.mark.integration
 SENDER = "+15551230001"
@@ -45,9 +46,14 @@ class Events:
                 self.changed.wait(left)
 
 
-def client(sandbox, **kw):
+def credentials(sandbox, token=None):
     c = sandbox.config
-    return RelayClient(c.signalwire_project, c.signalwire_token, sandbox.url, contexts=["airflow"], **kw)
+    return SignalWireCredentials(project_id=c.signalwire_project, api_token=token or c.signalwire_token,
+                                 base_url=sandbox.url)  # fmt: skip
+
+
+def client(sandbox, **kw):
+    return RelayClient(credentials(sandbox), contexts=["airflow"], **kw)
 
 
 def states_of(events, message_id):
@@ -58,7 +64,7 @@ def test_send_with_context_and_tags_reports_every_state_to_delivered(sandbox_res
     events = Events()
     with client(sandbox_reset, on_state=events) as relay:
         result = relay.send("airflow", "+15550001001", SENDER, "Nightly load done", tags=["dag:nightly"])
-        assert result.successful and result.code == "200"
+        assert result.message_id and result.details["tags"] == ["dag:nightly"]
         events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))
     assert states_of(events, result.message_id) == ["queued", "initiated", "sent", "delivered"]
     stored = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"][0]
@@ -78,10 +84,10 @@ def test_an_undeliverable_number_ends_undelivered_with_a_reason(sandbox_reset):
     assert last.reason and "unreachable" in last.reason.lower()
 
 
-def test_a_refused_send_is_not_successful(sandbox_reset):
-    with client(sandbox_reset) as relay:
-        result = relay.send("airflow", "+15550001005", SENDER, "hi")  # replied STOP
-    assert not result.successful and result.code == "400" and "opted out" in result.message
+def test_a_refused_send_raises_the_error_the_table_gives(sandbox_reset):
+    with client(sandbox_reset) as relay, pytest.raises(PermanentError, match="opted out") as refused:
+        relay.send("airflow", "+15550001005", SENDER, "hi")  # replied STOP
+    assert refused.value.code == "400" and not refused.value.stops_batch
 
 
 def test_inbound_messages_arrive_on_the_context(sandbox_reset):
@@ -104,7 +110,7 @@ def test_a_dropped_connection_reconnects_and_the_send_completes_exactly_once(san
         while relay.is_ready and time.monotonic() < deadline:  # the client notices the drop...
             time.sleep(0.005)
         result = relay.send("airflow", "+15550001001", SENDER, "after the drop")  # ...and this send waits
-        assert result.successful
+        assert result.message_id
         events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))  # re-subscribed
         assert relay.connections == 2 and relay.protocol != first_protocol
     sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
@@ -121,14 +127,13 @@ def test_a_send_whose_answer_is_lost_is_unknown_and_never_resent(sandbox_reset):
         deadline = time.monotonic() + 10
         while relay.connections < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert relay.send("airflow", "+15550001001", SENDER, "next one").successful  # reconnected
+        assert relay.send("airflow", "+15550001001", SENDER, "next one").message_id  # reconnected
     sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
     assert collections.Counter(m["body"] for m in sent) == {"answer lost": 1, "next one": 1}
 
 
 def test_wrong_credentials_fail_fast_with_a_clear_error(sandbox_reset):
-    c = sandbox_reset.config
-    relay = RelayClient(c.signalwire_project, "wrong-token", sandbox_reset.url, contexts=["airflow"])
+    relay = RelayClient(credentials(sandbox_reset, token="wrong-token"), contexts=["airflow"])
     with pytest.raises(AuthenticationError, match="API Token"):
         relay.connect()
     relay.close()

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_messaging.core.events import InboundMessage, StatusEvent
 from airflow_provider_messaging.core.states import MessageState
-from airflow_provider_messaging.tracking.store import MessageStore, default_store_url
+from airflow_provider_messaging.store.store import MessageStore, default_store_url
 
 pytestmark = pytest.mark.integration
 S = MessageState
@@ -110,7 +110,7 @@ def test_many_processes_may_create_the_schema_at_once(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'race.db'}"
     code = (
-        "import sys; from airflow_provider_messaging.tracking.store import MessageStore;"
+        "import sys; from airflow_provider_messaging.store.store import MessageStore;"
         "MessageStore(sys.argv[1]).get_statuses('whatsapp', ['x']); print('ok')"
     )
     procs = [

@@ -9,17 +9,19 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from airflow_provider_messaging.core.signatures import signalwire_form_signature, whatsapp_signature
 from airflow_provider_messaging.core.states import MessageState
-from airflow_provider_messaging.sandbox.server import BackgroundServer
-from airflow_provider_messaging.tracking.store import MessageStore
-from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+from airflow_provider_messaging.signalwire.webhooks import form_signature as signalwire_form_signature
+from airflow_provider_messaging.store.store import MessageStore
+from airflow_provider_messaging.webhooks.receiver import create_webhook_app
+from airflow_provider_messaging.whatsapp.webhooks import signature as whatsapp_signature
+from messaging_sandbox.server import BackgroundServer
+from tests.webhook_credentials import resolver, signalwire, whatsapp
 
 pytestmark = pytest.mark.integration
 
 SECRETS = {
-    "whatsapp_default": WebhookSecrets(app_secret="app-secret-1", verify_token="verify-me"),
-    "signalwire_default": WebhookSecrets(signing_key="sandbox-signing-key"),
+    "whatsapp_default": whatsapp("app-secret-1", "verify-me"),
+    "signalwire_default": signalwire("sandbox-signing-key"),
 }
 
 
@@ -32,7 +34,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def client(store):
-    return TestClient(create_webhook_app(store=store, secrets=SECRETS.get))
+    return TestClient(create_webhook_app(store=store, credentials=resolver(SECRETS)))
 
 
 def status_body(wamid, status, ts="1754038501", **extra):
@@ -81,7 +83,7 @@ def test_malformed_bodies_get_400_not_500(client, body):
 
 
 def test_oversized_bodies_are_refused(store):
-    small = TestClient(create_webhook_app(store=store, secrets=SECRETS.get, max_body_bytes=100))
+    small = TestClient(create_webhook_app(store=store, credentials=resolver(SECRETS), max_body_bytes=100))
     assert post_whatsapp(small, status_body("wamid.Big", "sent") + b" " * 200).status_code == 413
 
 
@@ -91,7 +93,7 @@ def test_store_outage_answers_503_so_the_service_retries(tmp_path):
             raise RuntimeError("database is down")
 
     broken = TestClient(
-        create_webhook_app(store=Broken(f"sqlite:///{tmp_path / 'b.db'}"), secrets=SECRETS.get)
+        create_webhook_app(store=Broken(f"sqlite:///{tmp_path / 'b.db'}"), credentials=resolver(SECRETS))
     )
     assert post_whatsapp(broken, status_body("wamid.X", "sent")).status_code == 503
 
@@ -122,8 +124,8 @@ def test_signalwire_callback_signatures_are_checked(client, store):
 
 def test_sandbox_status_callbacks_land_in_the_store(sandbox, store):
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
-    secrets = {"signalwire_default": WebhookSecrets(signing_key=sandbox.config.signing_key)}
-    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+    secrets = {"signalwire_default": signalwire(sandbox.config.signing_key)}
+    with BackgroundServer(create_webhook_app(store=store, credentials=resolver(secrets))) as receiver:
         api = f"{sandbox.url}/api/laml/2010-04-01/Accounts/{sandbox.config.signalwire_project}/Messages.json"
         auth = (sandbox.config.signalwire_project, sandbox.config.signalwire_token)
         callback = f"{receiver.url}/signalwire/signalwire_default"
@@ -133,7 +135,7 @@ def test_sandbox_status_callbacks_land_in_the_store(sandbox, store):
         }  # fmt: skip
         for _ in range(200):
             found = store.get_statuses("signalwire", list(sids.values()))
-            if len(found) == 2 and all(o.state.is_final for o in found.values()):
+            if len(found) == 2 and all(o.state.rank >= MessageState.FAILED.rank for o in found.values()):
                 break
             time.sleep(0.02)
     assert found[sids["+15550001001"]].state is MessageState.DELIVERED

@@ -9,16 +9,17 @@ import httpx
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_messaging.clients.whatsapp_messages import Buttons, ReplyButton
 from airflow_provider_messaging.hooks.whatsapp import WhatsAppHook
 from airflow_provider_messaging.operators.whatsapp import (
     WhatsAppSendMessageOperator,
     WhatsAppSendTemplateOperator,
 )
-from airflow_provider_messaging.sandbox.server import BackgroundServer
 from airflow_provider_messaging.sensors.whatsapp import WhatsAppMessageSensor
-from airflow_provider_messaging.tracking.store import MessageStore
-from airflow_provider_messaging.tracking.webhooks import WebhookSecrets, create_webhook_app
+from airflow_provider_messaging.store.store import MessageStore
+from airflow_provider_messaging.webhooks.receiver import create_webhook_app
+from airflow_provider_messaging.whatsapp.messages import Buttons, ReplyButton
+from messaging_sandbox.server import BackgroundServer
+from tests.webhook_credentials import resolver, whatsapp
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +29,8 @@ def wa(sandbox, tmp_path, monkeypatch):
     c = sandbox.config
     store_url = f"sqlite:///{tmp_path / 'wa.db'}"
     store = MessageStore(store_url)
-    secrets = {"whatsapp_default": WebhookSecrets(app_secret=c.whatsapp_app_secret, verify_token="v")}
-    with BackgroundServer(create_webhook_app(store=store, secrets=secrets.get)) as receiver:
+    secrets = {"whatsapp_default": whatsapp(c.whatsapp_app_secret, "v")}
+    with BackgroundServer(create_webhook_app(store=store, credentials=resolver(secrets))) as receiver:
         httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
         httpx.put(
             f"{sandbox.url}/_sandbox/whatsapp/webhook-url",

@@ -1,4 +1,4 @@
-"""The broadcast engine with a fake service: retries, ledger, Retry-After, stops and the report."""
+"""The send engine with a fake service: retries, ledger, Retry-After, stops and the report."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from airflow_provider_messaging.broadcast.engine import BroadcastEngine, BroadcastStopped, PreparedSend
-from airflow_provider_messaging.broadcast.rows import Row, iter_rows
+from airflow_provider_messaging.core.engine import PreparedSend, SendEngine, SendResult, SendStopped
 from airflow_provider_messaging.core.errors import (
     AuthenticationError,
     OutcomeUnknownError,
@@ -16,30 +15,31 @@ from airflow_provider_messaging.core.errors import (
     ServiceUnavailableError,
     ValidationError,
 )
-from airflow_provider_messaging.core.pacing import Pacer
 from airflow_provider_messaging.core.phone import normalize_e164
 from airflow_provider_messaging.core.retry import RetryPolicy
-from airflow_provider_messaging.tracking.ledger import LedgerScope, SendLedger, content_digest
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.core.rows import Row, iter_rows
+from airflow_provider_messaging.store.ledger import LedgerScope, SendLedger
+from airflow_provider_messaging.store.store import MessageStore
 
 NUMBERS = [f"+1555000{n:04d}" for n in range(1, 41)]
 
 
 class FakeService:
-    """Answers per recipient from a script; remembers every request."""
+    """A sender that answers per recipient from a script; remembers every request."""
 
-    def __init__(self, script=None):
+    def __init__(self, script=None, recipient_interval=0.0):
         self.script = dict(script or {})
         self.requests: list[str] = []
+        self.recipient_interval = recipient_interval
 
-    async def send(self, item: PreparedSend) -> str:
+    async def send(self, item: PreparedSend) -> SendResult:
         self.requests.append(item.recipient)
         answer = self.script.get(item.recipient)
         if isinstance(answer, list):
             answer = answer.pop(0) if answer else None
         if isinstance(answer, Exception):
             raise answer
-        return f"id-{item.recipient}-{len(self.requests)}"
+        return SendResult(f"id-{item.recipient}-{len(self.requests)}", item.recipient, "queued")
 
 
 def prepare(row: Row) -> PreparedSend:
@@ -64,20 +64,18 @@ def sleeps(monkeypatch):
         recorded.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr("airflow_provider_messaging.broadcast.engine.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("airflow_provider_messaging.core.engine.asyncio.sleep", fake_sleep)
     monkeypatch.setattr("airflow_provider_messaging.core.pacing.asyncio.sleep", fake_sleep)
     return recorded
 
 
 def engine(service, store=None, try_number=1, **kw):
     ledger = None
-    key_for = None
     if store is not None:
         scope = LedgerScope("signalwire", "d", "t", "r", -1, try_number)
         ledger = SendLedger(store, scope, resend_unknown=kw.pop("resend_unknown", False))
-        key_for = lambda item: scope.key(item.recipient, content_digest(item.content))  # noqa: E731
     kw.setdefault("retry_policy", RetryPolicy(max_attempts=3, initial_backoff=0.01))
-    return BroadcastEngine(prepare=prepare, send=service.send, key_for=key_for, ledger=ledger, **kw)
+    return SendEngine(prepare=prepare, sender=service, ledger=ledger, **kw)
 
 
 def run(eng, rows):
@@ -122,10 +120,10 @@ def test_unknown_outcomes_are_not_resent_unless_asked(ledger_store, sleeps):
 
 def test_retry_after_pauses_everyone_then_the_same_request_goes_again(sleeps):
     service = FakeService({NUMBERS[0]: [RateLimitedError("429", retry_after=2.5, code="20429")]})
-    pacer = Pacer(None)
-    report = run(engine(service, pacer=pacer, concurrency=1), NUMBERS[:2])
+    eng = engine(service, concurrency=1)
+    report = run(eng, NUMBERS[:2])
     assert service.requests == [NUMBERS[0], NUMBERS[0], NUMBERS[1]]
-    assert report.accepted == 2 and report.rate_limited == 1 and pacer.slow_downs == 1
+    assert report.accepted == 2 and report.rate_limited == 1 and eng.pacer.slow_downs == 1
     assert sleeps[0] == pytest.approx(2.5, abs=0.05)  # the retry waited for Retry-After
 
 
@@ -137,7 +135,7 @@ def test_rate_limits_that_never_end_leave_a_retryable_failure(sleeps):
 
 def test_an_error_that_hits_every_send_stops_the_batch(ledger_store, sleeps):
     service = FakeService({n: AuthenticationError("bad token", code="20003") for n in NUMBERS})
-    with pytest.raises(BroadcastStopped) as stopped:
+    with pytest.raises(SendStopped) as stopped:
         run(engine(service, ledger_store, concurrency=2), NUMBERS)
     report = stopped.value.report
     assert isinstance(stopped.value.cause, AuthenticationError)
@@ -153,7 +151,7 @@ def test_prepare_problems_are_reported_not_raised(sleeps):
         return prepare(row)
 
     service = FakeService()
-    eng = BroadcastEngine(prepare=picky, send=service.send)
+    eng = SendEngine(prepare=picky, sender=service)
     report = asyncio.run(eng.run(iter_rows(NUMBERS[:3])))
     assert report.accepted == 2 and report.invalid_rows == [
         {"row": 2, "to": NUMBERS[1], "error": "body (row 2): is empty. Fill it"}
@@ -161,8 +159,45 @@ def test_prepare_problems_are_reported_not_raised(sleeps):
 
 
 def test_progress_line_has_counts_rate_and_eta():
-    eng = BroadcastEngine(prepare=prepare, send=FakeService().send, total=1000)
+    eng = SendEngine(prepare=prepare, sender=FakeService(), total=1000)
     eng.report.accepted, eng.report.invalid = 190, 10
     line = eng.progress_line(elapsed=2.0)
-    assert line.startswith("Broadcast: 200 of 1000 rows (20.0 %)")
+    assert line.startswith("Sending: 200 of 1000 rows (20.0 %)")
     assert "95.0 msg/s" in line and "ETA 8 s" in line
+
+
+@pytest.mark.parametrize(
+    ("table", "code"),
+    [("signalwire", "21210"), ("signalwire", "21606"), ("whatsapp", "131031"), ("whatsapp", "368"),
+     ("whatsapp", "131042"), ("whatsapp", "133010")],
+)  # fmt: skip
+def test_account_level_refusals_from_the_error_table_stop_the_batch(sleeps, table, code):
+    from airflow_provider_messaging.signalwire.errors import SIGNALWIRE_ERRORS
+    from airflow_provider_messaging.whatsapp.errors import WHATSAPP_ERRORS
+
+    errors = SIGNALWIRE_ERRORS if table == "signalwire" else WHATSAPP_ERRORS
+    service = FakeService({n: errors.error(code, f"refused with {code}") for n in NUMBERS})
+    with pytest.raises(SendStopped) as stopped:
+        run(engine(service, concurrency=2), NUMBERS)
+    assert stopped.value.cause.code == code and len(service.requests) <= 2
+    assert stopped.value.report.not_attempted > 0
+
+
+def test_a_refusal_of_one_recipient_from_the_error_table_does_not_stop_the_others(sleeps):
+    from airflow_provider_messaging.whatsapp.errors import WHATSAPP_ERRORS
+
+    service = FakeService({NUMBERS[0]: WHATSAPP_ERRORS.error("131026", "undeliverable")})
+    report = run(engine(service, concurrency=2), NUMBERS[:5])
+    assert (report.accepted, report.failed, report.retryable_failed) == (4, 1, 0)
+
+
+def test_a_rate_limit_on_one_recipient_makes_only_that_recipient_wait(sleeps):
+    from airflow_provider_messaging.whatsapp.errors import WHATSAPP_ERRORS
+
+    pair_limit = WHATSAPP_ERRORS.error("131056", "pair rate limit")
+    service = FakeService({NUMBERS[0]: [pair_limit]}, recipient_interval=6.0)
+    eng = engine(service, concurrency=2)
+    report = run(eng, NUMBERS[:3])
+    assert report.accepted == 3 and report.rate_limited == 1
+    assert eng.pacer.slow_downs == 0  # nobody else paused
+    assert 12.0 in sleeps  # the service's own spacing (6 s), doubled after the first refusal

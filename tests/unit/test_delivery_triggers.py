@@ -14,7 +14,7 @@ from airflow_provider_messaging.core.events import StatusEvent
 from airflow_provider_messaging.core.states import MessageState
 from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSensor
 from airflow_provider_messaging.sensors.whatsapp import WhatsAppMessageSensor
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.store.store import MessageStore
 from airflow_provider_messaging.triggers.delivery import SignalWireMessageTrigger, StoreStatusTrigger
 
 PROJECT = "p1"

@@ -4,7 +4,7 @@ import pytest
 
 from airflow_provider_messaging.core.errors import ValidationError
 from airflow_provider_messaging.core.phone import normalize_e164, normalize_recipients
-from airflow_provider_messaging.core.sms import segment_count, validate_content
+from airflow_provider_messaging.signalwire.sms import segment_count, validate_content
 
 
 def test_numbers_are_normalized_to_e164():

@@ -55,7 +55,9 @@ def test_importing_the_operator_modules_leaves_clients_store_and_phonenumbers_un
         "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire,"
         " airflow_provider_messaging.operators.broadcast, airflow_provider_messaging.notifications.whatsapp;"
         "print(sorted(m for m in sys.modules if m.startswith(('phonenumbers', "
-        "'airflow_provider_messaging.clients', 'airflow_provider_messaging.tracking'))))"
+        "'airflow_provider_messaging.signalwire.', 'airflow_provider_messaging.whatsapp.',"
+        " 'airflow_provider_messaging.store', 'airflow_provider_messaging.core.engine',"
+        " 'airflow_provider_messaging.sending', 'airflow_provider_messaging.webhooks.receiver'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_messaging.clients.signalwire_relay import RelayClient, RelayMessage, relay_url
 from airflow_provider_messaging.core.errors import PermanentError
+from airflow_provider_messaging.signalwire.credentials import SignalWireCredentials
+from airflow_provider_messaging.signalwire.relay import RelayClient, RelayMessage, relay_url
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,10 @@ def test_state_event_as_the_service_sends_it():
 
 
 def test_the_token_never_shows_and_an_unsubscribed_context_is_refused_before_any_io():
-    client = RelayClient("project-1", "PT-secret-token", "example.signalwire.com", contexts=["office"])
+    credentials = SignalWireCredentials(
+        project_id="project-1", api_token="PT-secret-token", space_url="example.signalwire.com"
+    )
+    client = RelayClient(credentials, contexts=["office"])
     assert "PT-secret-token" not in repr(client)
     with pytest.raises(PermanentError, match="'home' is not one of this client's contexts"):
         client.send("home", "+15551230002", "+15551230001", "hi")

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from airflow_provider_messaging.tracking.ledger import (
-    ACCEPTED,
-    ALREADY_SENT,
-    FAILED,
-    OUTCOME_UNKNOWN,
-    SEND,
-    UNKNOWN,
-    LedgerScope,
-    Outcome,
-    SendLedger,
-    content_digest,
-)
+from airflow_provider_messaging.core.claims import Action, EntryState, Outcome
+from airflow_provider_messaging.store.ledger import LedgerScope, SendLedger, content_digest
+
+SEND, ALREADY_SENT, OUTCOME_UNKNOWN, DUPLICATE = (
+    Action.SEND, Action.ALREADY_SENT, Action.OUTCOME_UNKNOWN, Action.DUPLICATE
+)  # fmt: skip
+ACCEPTED, FAILED, UNKNOWN = EntryState.ACCEPTED, EntryState.FAILED, EntryState.UNKNOWN
 
 
 def scope(try_number=1, **kw):
@@ -33,7 +28,16 @@ def test_first_claim_sends_and_the_same_try_never_sends_a_key_twice(store):
     ledger = SendLedger(store, scope())
     items = keys(ledger.scope, "+15550002001", "+15550002002")
     assert {d.action for d in ledger.claim(items).values()} == {SEND}
-    assert {d.action for d in ledger.claim(items).values()} == {OUTCOME_UNKNOWN}  # claimed, in flight
+    assert {d.action for d in ledger.claim(items).values()} == {DUPLICATE}  # claimed in this try, in flight
+
+
+def test_a_row_that_failed_earlier_in_the_same_try_is_a_duplicate_not_already_sent(store):
+    ledger = SendLedger(store, scope())
+    (item,) = keys(ledger.scope, "+15550002001")
+    ledger.claim([item])
+    ledger.record([Outcome(item[0], FAILED, error_code="131026")])
+    again = ledger.claim([item])[item[0]]
+    assert again.action == DUPLICATE and again.message_id is None
 
 
 def test_a_retry_skips_accepted_resends_failed_and_leaves_unknown_alone(store):

@@ -26,11 +26,11 @@ def set_conn(monkeypatch, conn_id="signalwire_default", **overrides):
 
 def test_settings_come_from_the_connection(monkeypatch):
     set_conn(monkeypatch)
-    settings = SignalWireHook().settings
+    settings = SignalWireHook().credentials
     assert settings.project_id == PROJECT and settings.from_number == "+15551230001"
     assert settings.context == "airflow"
     assert "PT-token" not in repr(settings) and "PSK" not in repr(settings)
-    assert settings.credentials.http_base == "https://example.signalwire.com"
+    assert settings.http_base == "https://example.signalwire.com"
 
 
 def test_prefixed_extra_keys_are_read_too(monkeypatch):
@@ -41,22 +41,22 @@ def test_prefixed_extra_keys_are_read_too(monkeypatch):
             "extra__signalwire__base_url": "http://127.0.0.1:8787",
         },
     )
-    settings = SignalWireHook().settings
+    settings = SignalWireHook().credentials
     assert settings.from_number == "+15551230009"
-    assert settings.credentials.http_base == "http://127.0.0.1:8787"
+    assert settings.http_base == "http://127.0.0.1:8787"
 
 
 def test_every_secret_is_masked_whatever_its_name(monkeypatch):
     from airflow.sdk._shared.secrets_masker import redact
 
     set_conn(monkeypatch)
-    SignalWireHook().settings  # noqa: B018
+    SignalWireHook().credentials  # noqa: B018
     assert redact("token=PT-token-value-123 key=PSK-signing-key-456") == "token=*** key=***"
 
 
 def test_a_missing_connection_says_how_to_create_it(monkeypatch):
     with pytest.raises(ConfigurationError) as err:
-        SignalWireHook(signalwire_conn_id="nope").settings  # noqa: B018
+        SignalWireHook(signalwire_conn_id="nope").credentials  # noqa: B018
     assert "No Airflow connection named 'nope'" in str(err.value)
     assert "AIRFLOW_CONN_NOPE" in str(err.value)
 
@@ -72,7 +72,7 @@ def test_a_missing_connection_says_how_to_create_it(monkeypatch):
 def test_incomplete_connections_name_the_missing_field(monkeypatch, override, message):
     set_conn(monkeypatch, **override)
     with pytest.raises(ConfigurationError) as err:
-        SignalWireHook().settings  # noqa: B018
+        SignalWireHook().credentials  # noqa: B018
     assert message in str(err.value)
 
 
@@ -120,7 +120,7 @@ async def test_async_client_comes_from_the_same_connection(monkeypatch):
     respx.get(LIST_URL).respond(200, json={"messages": [], "next_page_uri": None})
     async with await SignalWireHook().get_async_client() as client:
         assert [m async for m in client.list_messages(limit=1)] == []
-        assert client.credentials.project_id == PROJECT
+        assert client.api.credentials.project_id == PROJECT
 
 
 def test_legacy_form_methods_match_the_provider_info():

@@ -4,12 +4,6 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_messaging.clients.signalwire_rest import (
-    AsyncSignalWireRestClient,
-    SignalWireCredentials,
-    SignalWireRestClient,
-    space_base_url,
-)
 from airflow_provider_messaging.core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -21,6 +15,8 @@ from airflow_provider_messaging.core.errors import (
 )
 from airflow_provider_messaging.core.retry import RetryPolicy
 from airflow_provider_messaging.core.states import MessageState
+from airflow_provider_messaging.signalwire.credentials import SignalWireCredentials, space_base_url
+from airflow_provider_messaging.signalwire.rest import AsyncSignalWireRestClient, SignalWireRestClient
 
 BASE = "https://example.signalwire.com"
 PROJECT = "ea108133-d6b3-407c-9536-9fad8a929a6a"
@@ -68,7 +64,7 @@ def test_space_url_accepts_host_name_url_or_space_name():
     assert space_base_url("https://example.signalwire.com/") == BASE
     assert space_base_url("example") == BASE
     with pytest.raises(ConfigurationError, match="Space URL"):
-        space_base_url(" ")
+        SignalWireCredentials(project_id=PROJECT, api_token="t", space_url="")
 
 
 @respx.mock
@@ -244,4 +240,11 @@ async def test_async_client_shares_the_same_rules():
 
 def test_empty_credentials_are_refused_before_any_request():
     with pytest.raises(ConfigurationError, match="API Token"):
-        SignalWireRestClient(SignalWireCredentials(project_id="p", api_token="", space_url="x"))
+        SignalWireCredentials(project_id="p", api_token="", space_url="x")
+
+
+@pytest.mark.parametrize("token", ["PT-secret\n", "PT secret", "PT-sécret"])
+def test_a_token_that_cannot_go_into_a_header_is_refused_without_showing_it(token):
+    with pytest.raises(ConfigurationError, match="API Token") as caught:
+        SignalWireCredentials(project_id="p", api_token=token, space_url="x")
+    assert "secret" not in str(caught.value).replace("secrets file", "")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from airflow_provider_messaging.core.signatures import (
-    signalwire_form_signature,
-    signalwire_json_signature,
-    verify_signalwire_signature,
+from airflow_provider_messaging.signalwire.webhooks import (
+    form_signature as signalwire_form_signature,
+)
+from airflow_provider_messaging.signalwire.webhooks import (
+    json_signature as signalwire_json_signature,
+)
+from airflow_provider_messaging.signalwire.webhooks import (
+    verify_signature as verify_signalwire_signature,
 )
 
 TWILIO_PARAMS = [

@@ -2,28 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_messaging.core.states import MessageState, advance, from_signalwire, winning_state
+from airflow_provider_messaging.core.states import MessageState
+from airflow_provider_messaging.signalwire.statuses import state_of
 
 S = MessageState
 
 
-def test_a_late_sent_after_delivered_is_ignored():
-    assert advance(S.DELIVERED, S.SENT) is S.DELIVERED
-
-
-def test_delivered_after_failed_wins_because_another_device_got_it():
-    assert advance(S.FAILED, S.DELIVERED) is S.DELIVERED
-    assert advance(S.DELIVERED, S.FAILED) is S.DELIVERED
-
-
-def test_order_of_events_does_not_change_the_outcome():
-    events = [(S.SENT, 1.0), (S.READ, 3.0), (S.DELIVERED, 2.0), (S.SENT, 1.0)]
-    assert winning_state(events) is S.READ
-    assert winning_state(reversed(events)) is S.READ
-
-
-def test_equal_rank_keeps_the_later_event():
-    assert winning_state([(S.UNDELIVERED, 5.0), (S.FAILED, 4.0)]) is S.UNDELIVERED
+def test_states_rank_so_that_a_message_only_moves_up():
+    # a late "sent" never undoes "delivered"; a success on any device outranks a failure on another
+    assert S.QUEUED.rank < S.SENT.rank < S.FAILED.rank == S.UNDELIVERED.rank < S.DELIVERED.rank < S.READ.rank
+    assert S.FAILED.is_failure and S.UNDELIVERED.is_failure and not S.DELIVERED.is_failure
 
 
 @pytest.mark.parametrize(
@@ -42,7 +30,7 @@ def test_equal_rank_keeps_the_later_event():
     ],
 )
 def test_signalwire_statuses_map_to_the_state_model(status, state):
-    assert from_signalwire(status) is state
+    assert state_of(status) is state
 
 
 def test_parse_names_the_valid_states():

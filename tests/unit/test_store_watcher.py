@@ -6,8 +6,8 @@ import asyncio
 
 from airflow_provider_messaging.core.events import StatusEvent
 from airflow_provider_messaging.core.states import MessageState
-from airflow_provider_messaging.tracking import watcher as watcher_module
-from airflow_provider_messaging.tracking.store import MessageStore
+from airflow_provider_messaging.store import watcher as watcher_module
+from airflow_provider_messaging.store.store import MessageStore
 from airflow_provider_messaging.triggers.delivery import StoreStatusTrigger
 
 

@@ -4,14 +4,12 @@ import json
 
 import pytest
 
-from airflow_provider_messaging.clients.webhook_payloads import (
-    MalformedPayload,
-    parse_signalwire_callback,
-    parse_whatsapp_webhook,
-)
-from airflow_provider_messaging.core.events import InboundMessage, StatusEvent
-from airflow_provider_messaging.core.signatures import verify_whatsapp_signature, whatsapp_signature
+from airflow_provider_messaging.core.events import InboundMessage, MalformedPayload, StatusEvent
 from airflow_provider_messaging.core.states import MessageState
+from airflow_provider_messaging.signalwire.webhooks import parse_callback as parse_signalwire_callback
+from airflow_provider_messaging.whatsapp.webhooks import parse_webhook as parse_whatsapp_webhook
+from airflow_provider_messaging.whatsapp.webhooks import signature as whatsapp_signature
+from airflow_provider_messaging.whatsapp.webhooks import verify_signature as verify_whatsapp_signature
 
 
 def envelope(*values):

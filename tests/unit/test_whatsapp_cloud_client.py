@@ -6,12 +6,6 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_messaging.clients.whatsapp_cloud import (
-    AsyncWhatsAppCloudClient,
-    WhatsAppCloudClient,
-    WhatsAppCredentials,
-)
-from airflow_provider_messaging.clients.whatsapp_messages import Template, Text
 from airflow_provider_messaging.core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -22,6 +16,12 @@ from airflow_provider_messaging.core.errors import (
     WindowClosedError,
 )
 from airflow_provider_messaging.core.retry import RetryPolicy
+from airflow_provider_messaging.whatsapp.cloud import (
+    AsyncWhatsAppCloudClient,
+    WhatsAppCloudClient,
+    WhatsAppCredentials,
+)
+from airflow_provider_messaging.whatsapp.messages import Template, Text
 
 MESSAGES = "https://graph.facebook.com/v25.0/106500000000001/messages"
 TEMPLATES = "https://graph.facebook.com/v25.0/2000/message_templates"
@@ -49,7 +49,7 @@ def test_send_posts_json_with_bearer_auth_and_parses_the_wamid(client):
     request = route.calls.last.request
     assert request.headers["authorization"] == "Bearer EAAG-secret"
     assert json.loads(request.content)["biz_opaque_callback_data"] == "k=1"
-    assert (result.message_id, result.wa_id, result.message_status) == (
+    assert (result.message_id, result.details["wa_id"], result.status) == (
         "wamid.ABC",
         "4915112345678",
         "accepted",

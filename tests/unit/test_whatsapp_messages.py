@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_messaging.clients.whatsapp_messages import (
+from airflow_provider_messaging.core.errors import ValidationError
+from airflow_provider_messaging.whatsapp.messages import (
     Buttons,
     Contacts,
     CtaUrl,
@@ -19,7 +20,6 @@ from airflow_provider_messaging.clients.whatsapp_messages import (
     build_send_payload,
     message_from_dict,
 )
-from airflow_provider_messaging.core.errors import ValidationError
 
 
 def test_text_envelope_matches_the_cloud_api():

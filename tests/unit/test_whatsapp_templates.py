@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_messaging.clients.whatsapp_messages import Media, Template, TemplateButton
-from airflow_provider_messaging.clients.whatsapp_templates import (
+from airflow_provider_messaging.core.errors import TemplateError
+from airflow_provider_messaging.whatsapp.messages import Media, Template, TemplateButton
+from airflow_provider_messaging.whatsapp.templates import (
     check_template,
     find_template,
     parse_template,
 )
-from airflow_provider_messaging.core.errors import TemplateError
 
 ORDER_SHIPPED = parse_template({
     "id": "1", "name": "order_shipped", "language": "en_US", "status": "APPROVED", "category": "UTILITY",

@@ -1,1 +1,0 @@
-"""Wire-protocol clients, one module per protocol. No Airflow imports."""

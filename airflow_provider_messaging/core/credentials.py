@@ -1,0 +1,41 @@
+"""Reading credential values out of an Airflow connection's fields, the same way for every service.
+
+No Airflow import: the hooks and the webhook receiver hand over the connection's plain fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ConfigurationError
+
+
+def extra_value(extras: Mapping[str, Any], conn_type: str, name: str) -> Any:
+    """``extras[name]``, falling back to the older ``extra__<conn_type>__<name>`` key; blanks are None."""
+    for key in (name, f"extra__{conn_type}__{name}"):
+        value = extras.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def checked(value: Any, label: str, *, required: str | None = None) -> str | None:
+    """A credential value as text, refused (by ``label``, never by value) when it cannot be sent.
+
+    Whitespace or a control character inside a token (a trailing newline from a secrets file is the
+    usual one) would end up in an HTTP header; a non-ASCII character cannot be sent there at all.
+    """
+    text = None if value is None else str(value)
+    if text is None or text == "":
+        if required is not None:  # what to do about it
+            raise ConfigurationError(f"{label} is empty: {required}")
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ConfigurationError(
+            f"{label} contains whitespace or a control character (often a trailing newline from a "
+            "secrets file): store the value without it"
+        )
+    if not text.isascii():
+        raise ConfigurationError(f"{label} contains a non-ASCII character: copy the value again")
+    return text

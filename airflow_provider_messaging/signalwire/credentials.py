@@ -1,0 +1,92 @@
+"""A SignalWire connection's values, checked once, for the REST and Relay clients and the receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.credentials import checked, extra_value
+from ..core.errors import ConfigurationError
+
+CONN_TYPE = "signalwire"
+DEFAULT_CONTEXT = "airflow"
+RELAY_HOST = "relay.signalwire.com"
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def space_base_url(space_url: str) -> str:
+    """``https://example.signalwire.com`` from a Space URL, host name or bare space name."""
+    text = space_url.strip().rstrip("/")
+    if "://" not in text:
+        if "." not in text:
+            text = f"{text}.signalwire.com"
+        text = f"https://{text}"
+    return text
+
+
+@dataclass(frozen=True)
+class SignalWireCredentials:
+    """Project ID and API Token (both clients), the Space (or a ``base_url`` such as the sandbox),
+    the Signing Key (the receiver) and defaults for sends. Secrets stay out of ``repr``."""
+
+    project_id: str
+    api_token: str = field(repr=False)
+    space_url: str = ""
+    base_url: str | None = None
+    signing_key: str | None = field(default=None, repr=False)
+    from_number: str | None = None
+    context: str = DEFAULT_CONTEXT
+
+    def __post_init__(self) -> None:
+        checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
+        checked(self.api_token, "API Token (password)", required="create one on the Dashboard's API page")
+        checked(self.signing_key, "Signing Key (extra signing_key)")
+        if not self.space_url and not self.base_url:
+            raise ConfigurationError(
+                "Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'"
+            )
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn_id: str,
+        *,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extras: Mapping[str, Any],
+    ) -> SignalWireCredentials:
+        """From an Airflow connection's fields; a problem names the connection and the field."""
+
+        def extra(name: str) -> Any:
+            return extra_value(extras, CONN_TYPE, name)
+
+        try:
+            return cls(
+                project_id=(login or "").strip(),
+                api_token=password or "",
+                space_url=(host or "").strip(),
+                base_url=_text(extra("base_url")),
+                signing_key=extra("signing_key"),
+                from_number=_text(extra("from_number")),
+                context=_text(extra("context")) or DEFAULT_CONTEXT,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def http_base(self) -> str:
+        return (self.base_url or space_base_url(self.space_url)).rstrip("/")
+
+    @property
+    def relay_host(self) -> str:
+        """Where Relay listens: the ``base_url`` (the sandbox), else the Space."""
+        return self.base_url or self.space_url or RELAY_HOST
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.api_token, self.signing_key) if s]

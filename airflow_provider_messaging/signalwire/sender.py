@@ -1,0 +1,120 @@
+"""How the send engine sends an SMS/MMS through SignalWire: over REST, or over a Relay connection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.engine import PreparedSend, SendResult
+from ..core.errors import ConfigurationError
+from ..core.phone import normalize_e164
+from .credentials import SignalWireCredentials
+from .relay import FINAL_STATES, RelayClient, RelayMessage
+from .rest import AsyncSignalWireRestClient
+from .sms import validate_content
+
+
+def checked_sender(from_number: str | None, conn_id: str) -> str:
+    """The sending number in E.164 form: the task's, else the connection's Default From number."""
+    if not from_number:
+        raise ConfigurationError(
+            f"from_number: no sender given. Pass from_number= or set 'Default From number' on connection {conn_id!r}."
+        )
+    return normalize_e164(from_number, "from_number")
+
+
+@dataclass(frozen=True)
+class Sms:
+    """What goes to each recipient: the sender, the text and the media, already checked."""
+
+    sender: str
+    body: str | None
+    media: list[str] = field(default_factory=list)
+
+    @classmethod
+    def checked(
+        cls, body: str | None, media_urls: Sequence[str] | None, from_number: str | None, conn_id: str
+    ) -> Sms:
+        """The text, media and sender checked before any request; ``from_number`` is the task's or
+        the connection's Default From number."""
+        text, media = validate_content(body, media_urls)
+        return cls(checked_sender(from_number, conn_id), text, media)
+
+    def to(self, row: int, recipient: str) -> PreparedSend[Sms]:
+        content = {"from": self.sender, "body": self.body, "media": self.media}
+        return PreparedSend(row, recipient, content, self)
+
+
+class RestSender:
+    """One Compatibility API create per send, spread over the clients ``next_client`` hands out."""
+
+    recipient_interval = 0.0
+
+    def __init__(
+        self, next_client: Callable[[], AsyncSignalWireRestClient], status_callback: str | None = None
+    ) -> None:
+        self.next_client = next_client
+        self.status_callback = status_callback
+
+    async def send(self, item: PreparedSend[Sms]) -> SendResult:
+        sms = item.payload
+        message = await self.next_client().create_message(
+            item.recipient, sms.sender, sms.body, sms.media, self.status_callback
+        )
+        return message.as_send_result()
+
+
+class RelaySender:
+    """``messaging.send`` over one Relay connection; the state events it sees go to ``on_state``.
+
+    Use it with ``with``: it connects, and on the way out listens a little longer for the final
+    state of every message it sent (``wait_for_states`` seconds at most), then closes.
+    """
+
+    recipient_interval = 0.0
+
+    def __init__(
+        self,
+        credentials: SignalWireCredentials,
+        context: str,
+        tags: Sequence[str] = (),
+        *,
+        on_state: Callable[[RelayMessage], object] | None = None,
+        wait_for_states: float = 2.0,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.context, self.tags = context, list(tags)
+        self.wait_for_states = wait_for_states
+        self.states: dict[str, str] = {}  # message id -> last state seen
+        self._sent: list[str] = []
+        self._on_state = on_state
+        self.client = RelayClient(
+            credentials, contexts=[context], on_state=self._state, request_timeout=request_timeout
+        )
+
+    def _state(self, message: RelayMessage) -> None:
+        self.states[message.message_id] = message.state
+        if self._on_state is not None:
+            self._on_state(message)
+
+    def __enter__(self) -> RelaySender:
+        self.client.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        deadline = time.monotonic() + self.wait_for_states
+        # by sent id: a message's first event may not have arrived yet
+        while time.monotonic() < deadline and any(self.states.get(i) not in FINAL_STATES for i in self._sent):
+            time.sleep(0.05)
+        self.client.close()
+
+    async def send(self, item: PreparedSend[Sms]) -> SendResult:
+        sms = item.payload
+        result = await asyncio.to_thread(
+            self.client.send, self.context, item.recipient, sms.sender, sms.body, sms.media, self.tags
+        )
+        self._sent.append(result.message_id)
+        return result

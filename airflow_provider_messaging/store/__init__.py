@@ -1,0 +1,1 @@
+"""The status store and the send ledger (SQLAlchemy Core, SQLite or PostgreSQL)."""

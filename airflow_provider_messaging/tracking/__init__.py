@@ -1,1 +1,0 @@
-"""Where delivery state lives: the store, the webhook receiver and its Airflow plugin."""

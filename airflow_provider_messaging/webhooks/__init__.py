@@ -1,0 +1,1 @@
+"""The webhook receiver and the Airflow plugin that mounts it in ``airflow api-server``."""

@@ -1,0 +1,40 @@
+"""Mounts the webhook receiver inside ``airflow api-server`` at ``/messaging``.
+
+Registered through the ``airflow.plugins`` entry point. Every Airflow component imports plugins,
+but only the API server mounts ``fastapi_apps`` and sends requests to them; the receiver (FastAPI
+routes, the store, the service parsers) is built on the first request, so no other component pays
+for it, and nothing needs to guess which component it runs in.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+URL_PREFIX = "/messaging"
+
+
+class LazyReceiver:
+    """An ASGI app that builds the webhook receiver when the first request reaches it."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def _receiver(self) -> Any:
+        with self._lock:
+            if self._app is None:
+                from .receiver import create_webhook_app
+
+                self._app = create_webhook_app()
+        return self._app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._receiver()(scope, receive, send)
+
+
+class MessagingPlugin(AirflowPlugin):
+    name = "messaging"
+    fastapi_apps = [{"app": LazyReceiver(), "url_prefix": URL_PREFIX, "name": "Messaging webhooks"}]

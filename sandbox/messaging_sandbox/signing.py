@@ -1,0 +1,33 @@
+"""How the services sign the webhooks they POST, as their documentation describes it.
+
+SignalWire signs a form-encoded (Compatibility) callback the way Twilio does: an HMAC-SHA1 keyed
+with the project's Signing Key over the full URL it calls followed by every parameter's name and
+value, parameters ordered by name (a repeated name keeps its order); the header
+``X-SignalWire-Signature`` (and its legacy alias ``X-Twilio-Signature``) carries the digest in base64.
+
+Meta signs every webhook with ``X-Hub-Signature-256``: ``sha256=`` and the lowercase hex HMAC-SHA256,
+keyed with the app secret, of the raw body. Meta computes it over the body with non-ASCII characters
+written as ``\\uXXXX`` escapes; the sandbox's bodies are ASCII-only JSON, where both readings agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from operator import itemgetter
+
+
+def signalwire_signature(signing_key: str, url: str, params: Iterable[tuple[str, str]]) -> str:
+    """The ``X-SignalWire-Signature`` value for form ``params`` POSTed to ``url``."""
+    mac = hmac.new(signing_key.encode("utf-8"), url.encode("utf-8"), hashlib.sha1)
+    for name, value in sorted(params, key=itemgetter(0)):  # sorted() is stable
+        mac.update(f"{name}{value}".encode())
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def meta_signature(app_secret: str, raw_body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value for ``raw_body``."""
+    digest = hmac.new(app_secret.encode("utf-8"), raw_body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
