@@ -14,9 +14,12 @@ The Airflow layer turns ``PermanentError`` and ``OutcomeUnknownError`` into ``Ai
 
 from __future__ import annotations
 
+import csv
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 
@@ -157,13 +160,18 @@ class ErrorCode:
 
 
 class ErrorTable:
-    """A service's documented error codes, keyed by the code as text."""
+    """A service's documented error codes, keyed by the code as text.
+
+    The codes live in a CSV file beside the service's module (``code, kind, scope, meaning, fix``;
+    ``kind`` names a class of this module, an empty ``scope`` means the kind's default), read on
+    first use.
+    """
 
     def __init__(
         self,
         service: str,
         label: str,
-        entries: Iterable[ErrorCode],
+        source: Path,
         *,
         reference: str,
         fallback: Callable[[str], ErrorCode | None] = lambda code: None,
@@ -171,17 +179,26 @@ class ErrorTable:
         self.service = service
         self.label = label  # "SignalWire", "WhatsApp"
         self.reference = reference  # where to read about codes the table lacks
-        self._codes: dict[str, ErrorCode] = {}
-        for entry in entries:
-            if entry.code in self._codes:
-                raise ValueError(f"{label} error code {entry.code} is listed twice")
-            self._codes[entry.code] = entry
+        self._source = source
         self._fallback = fallback
+
+    @cached_property
+    def _codes(self) -> dict[str, ErrorCode]:
+        kinds = {kind.__name__: kind for kind in _subclasses(MessagingError)}
+        codes: dict[str, ErrorCode] = {}
+        with self._source.open(newline="", encoding="utf-8") as handle:
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                code = row["code"].strip()
+                if code in codes or row["kind"] not in kinds:
+                    raise ValueError(f"{self._source.name} line {line}: code {code} twice, or unknown kind")
+                codes[code] = ErrorCode(code, row["meaning"], row["fix"], kinds[row["kind"]],
+                                        Scope(row["scope"]) if row["scope"] else None)  # fmt: skip
+        return codes
 
     def __contains__(self, code: object) -> bool:
         return self.get(code) is not None  # type: ignore[arg-type]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ErrorCode]:
         return iter(self._codes.values())
 
     def get(self, code: str | int | None) -> ErrorCode | None:
@@ -216,3 +233,9 @@ class ErrorTable:
         kind = entry.kind if entry else default
         scope = entry.effective_scope if entry else None
         return kind(message, service=self.service, code=code, scope=scope, **kwargs)
+
+
+def _subclasses(base: type[MessagingError]) -> Iterator[type[MessagingError]]:
+    yield base
+    for sub in base.__subclasses__():
+        yield from _subclasses(sub)

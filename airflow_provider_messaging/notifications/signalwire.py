@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseNotifier
-
 from ..hooks.signalwire import SignalWireHook
+from .base import MessagingNotifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -18,7 +17,7 @@ DEFAULT_FAILURE_TEXT = (
 )
 
 
-class SignalWireNotifier(BaseNotifier):
+class SignalWireNotifier(MessagingNotifier):
     """Text someone when a task fails (or succeeds, retries, misses a deadline).
 
     ``on_failure_callback=send_signalwire_notification(to="+15551230002")`` sends a default text that
@@ -53,19 +52,10 @@ class SignalWireNotifier(BaseNotifier):
         self.from_number = from_number
         self.signalwire_conn_id = signalwire_conn_id
 
-    def notify(self, context: Context) -> None:
-        from ..sending import run_blocking
+    def make_hook(self) -> SignalWireHook:
+        return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
-        hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-        hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
-        run_blocking(lambda: self._send(context, hook))
-
-    async def async_notify(self, context: Context) -> None:
-        hook = SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
-        await hook.aget_credentials()
-        await self._send(context, hook)
-
-    async def _send(self, context: Context, hook: SignalWireHook) -> None:
+    async def send(self, context: Context, hook: SignalWireHook) -> None:
         from ..core.phone import normalize_recipients
         from ..sending import asend_each, notification_purpose
         from ..signalwire.sender import Sms

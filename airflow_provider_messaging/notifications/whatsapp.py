@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseNotifier
-
 from ..hooks.whatsapp import WhatsAppHook
+from .base import MessagingNotifier
 from .signalwire import DEFAULT_FAILURE_TEXT
 
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from ..whatsapp.messages import Message
 
 
-class WhatsAppNotifier(BaseNotifier):
+class WhatsAppNotifier(MessagingNotifier):
     """Message someone on WhatsApp when a task fails (or succeeds, retries, misses a deadline).
 
     Free-form ``text`` reaches people only inside the 24-hour window after they wrote to the
@@ -65,19 +64,10 @@ class WhatsAppNotifier(BaseNotifier):
             return recipients, template_message(self.template_name, self.language, self.body_parameters)
         return recipients, Text(self.text or "")
 
-    def notify(self, context: Context) -> None:
-        from ..sending import run_blocking
+    def make_hook(self) -> WhatsAppHook:
+        return WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
 
-        hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
-        hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
-        run_blocking(lambda: self._send(context, hook))
-
-    async def async_notify(self, context: Context) -> None:
-        hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
-        await hook.aget_credentials()
-        await self._send(context, hook)
-
-    async def _send(self, context: Context, hook: WhatsAppHook) -> None:
+    async def send(self, context: Context, hook: WhatsAppHook) -> None:
         from ..sending import asend_each, notification_purpose
         from ..whatsapp.sender import prepared
 

@@ -124,6 +124,35 @@ class Receiver:
             return _error(403, f"connection {conn_id!r} cannot check signatures: {exc}")
         return found if found is not None else _error(404, f"no connection named {conn_id!r}")
 
+    async def signed_body(
+        self,
+        request: Request,
+        service: str,
+        conn_id: str,
+        *,
+        header: str,
+        secret: Callable[[Any], str | None],
+        verify: Callable[[str, str, bytes], bool],
+    ) -> bytes | Response:
+        """The body, once the connection's secret proves the service signed it; else the refusal."""
+        body = await self.body(request)
+        if isinstance(body, Response):
+            return body
+        found = await self.credentials(service, conn_id)
+        if isinstance(found, Response):
+            return found
+        signature = request.headers.get(header) or (
+            request.headers.get("x-twilio-signature")
+            if service == "signalwire"
+            else None  # SignalWire's alias
+        )
+        if not signature:
+            return _error(401, f"missing {header}")
+        key = secret(found)
+        if not key:
+            return _error(403, f"connection {conn_id!r} has no secret to check signatures with")
+        return body if verify(key, signature, body) else _error(403, "invalid signature")
+
     async def save(self, statuses: list[StatusEvent], inbound: list[InboundMessage]) -> Response:
         def write() -> tuple[int, int]:
             store = self.store
@@ -155,20 +184,12 @@ def whatsapp_router(receiver: Receiver) -> APIRouter:
 
     @router.post("/{conn_id}")
     async def events(conn_id: str, request: Request) -> Response:
-        body = await receiver.body(request)
+        body = await receiver.signed_body(
+            request, "whatsapp", conn_id, header="X-Hub-Signature-256",
+            secret=lambda found: found.app_secret, verify=whatsapp_webhooks.verify_signature,
+        )  # fmt: skip
         if isinstance(body, Response):
             return body
-        found = await receiver.credentials("whatsapp", conn_id)
-        if isinstance(found, Response):
-            return found
-        signature = request.headers.get("x-hub-signature-256")
-        if not signature:
-            return _error(401, "missing X-Hub-Signature-256")
-        app_secret = getattr(found, "app_secret", None)
-        if not app_secret:
-            return _error(403, f"connection {conn_id!r} has no app secret to check signatures")
-        if not whatsapp_webhooks.verify_signature(app_secret, signature, body):
-            return _error(403, "invalid signature")
         try:
             statuses, inbound = whatsapp_webhooks.parse_webhook(json.loads(body))
         except (ValueError, MalformedPayload, TypeError, AttributeError) as exc:
@@ -183,20 +204,14 @@ def signalwire_router(receiver: Receiver) -> APIRouter:
 
     @router.post("/{conn_id}")
     async def events(conn_id: str, request: Request) -> Response:
-        body = await receiver.body(request)
+        url = _public_url(request)
+        body = await receiver.signed_body(
+            request, "signalwire", conn_id, header="X-SignalWire-Signature",
+            secret=lambda found: found.signing_key,
+            verify=lambda key, signature, raw: signalwire_webhooks.verify_signature(key, signature, url, raw),
+        )  # fmt: skip
         if isinstance(body, Response):
             return body
-        found = await receiver.credentials("signalwire", conn_id)
-        if isinstance(found, Response):
-            return found
-        signature = request.headers.get("x-signalwire-signature") or request.headers.get("x-twilio-signature")
-        if not signature:
-            return _error(401, "missing X-SignalWire-Signature")
-        signing_key = getattr(found, "signing_key", None)
-        if not signing_key:
-            return _error(403, f"connection {conn_id!r} has no signing key to check signatures")
-        if not signalwire_webhooks.verify_signature(signing_key, signature, _public_url(request), body):
-            return _error(403, "invalid signature")
         try:
             fields: dict[str, Any]
             if "json" in request.headers.get("content-type", ""):

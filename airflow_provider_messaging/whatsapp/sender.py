@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.engine import PreparedSend, SendResult
@@ -84,6 +85,7 @@ def template_message(
     return Template(name, language, params, header, media, template_buttons)
 
 
+@dataclass(frozen=True)
 class TemplateRows:
     """Turns each broadcast row into a checked template send.
 
@@ -93,21 +95,13 @@ class TemplateRows:
     With ``templates`` (the WABA's templates, read once) every row is checked against its template.
     """
 
-    def __init__(
-        self,
-        template_name: str,
-        language: str,
-        *,
-        parameter_columns: Sequence[str] | Mapping[str, str] | None = None,
-        header_text: str | None = None,
-        header_media: Mapping[str, Any] | None = None,
-        buttons: Sequence[Mapping[str, Any]] = (),
-        templates: Mapping[tuple[str, str], TemplateInfo] | None = None,
-    ) -> None:
-        self.template_name, self.language = template_name, language
-        self.parameter_columns = parameter_columns
-        self.header_text, self.header_media, self.buttons = header_text, header_media, buttons
-        self.templates = templates
+    template_name: str
+    language: str
+    parameter_columns: Sequence[str] | Mapping[str, str] | None = None
+    header_text: str | None = None
+    header_media: Mapping[str, Any] | None = None
+    buttons: Sequence[Mapping[str, Any]] = ()
+    templates: Mapping[tuple[str, str], TemplateInfo] | None = None
 
     def prepare(self, row: Row, recipient: str) -> PreparedSend[Message]:
         name = str(row.values.get("template_name") or self.template_name)
