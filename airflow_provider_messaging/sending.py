@@ -90,7 +90,7 @@ async def asend_each(
     try:
         report = await asend_rows(
             context=context, rows=recipient_rows(recipients), prepare=lambda row: prepare(row.number, row.values["to"]),
-            concurrency=max(1, min(len(recipients), 4)), keep_results=True, **kwargs,
+            concurrency=1, keep_results=True, **kwargs,  # one at a time: ids come back in the recipients' order
         )  # fmt: skip
     except SendStopped as stopped:
         publish(stopped.report)

@@ -35,3 +35,20 @@ def no_backoff(monkeypatch):
     slow_down = Pacer.slow_down
     monkeypatch.setattr(RetryPolicy, "delay", lambda self, attempt, retry_after: 0.0)
     monkeypatch.setattr(Pacer, "slow_down", lambda self, retry_after: slow_down(self, 0.0))
+
+
+@pytest.fixture(autouse=True)
+def no_relay_thread_left_behind():
+    """A Relay client's threads end with the test that started them (none reconnects after the suite)."""
+    import threading
+    import time
+
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.name.startswith("relay-") and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"Relay threads still running after the test: {[t.name for t in left]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import threading
 import time
@@ -236,7 +237,9 @@ def test_relay_event_trigger_yields_one_event_per_inbound_message(sandbox_reset,
         await asyncio.sleep(2.0)  # connected and subscribed
         await asyncio.to_thread(inject_later(sandbox_reset, ["hello", "STOP"], delay=0).join)
         await asyncio.sleep(1.0)
-        task.cancel()
+        task.cancel()  # as the triggerer stops a trigger: cancel, then wait for it to clean up
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         return events
 
     events = asyncio.run(collect())
