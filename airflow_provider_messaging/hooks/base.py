@@ -10,24 +10,22 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from airflow.sdk import BaseHook
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # protocols cost import time at every DAG parse; only the type checker needs them
     from airflow.sdk import Connection
 
     from ..core.errors import ConfigurationError
     from ..core.retry import RetryPolicy
 
+    class Credentials(Protocol):
+        @property
+        def secrets(self) -> list[str]: ...
 
-class Credentials(Protocol):
-    @property
-    def secrets(self) -> list[str]: ...
-
-
-class Closable(Protocol):
-    def close(self) -> None: ...
+    class Closable(Protocol):
+        def close(self) -> None: ...
 
 
-C = TypeVar("C", bound=Credentials)
-Sync = TypeVar("Sync", bound=Closable)
+C = TypeVar("C", bound="Credentials")
+Sync = TypeVar("Sync", bound="Closable")
 Async = TypeVar("Async")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import ErrorTable
+from ..core.error_table import ErrorTable
 
 SIGNALWIRE_ERRORS = ErrorTable(
     "signalwire",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import AuthenticationError, ErrorCode, ErrorTable
+from ..core.error_table import ErrorCode, ErrorTable
+from ..core.errors import AuthenticationError
 
 
 def _permission_range(code: str) -> ErrorCode | None:
