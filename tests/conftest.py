@@ -47,7 +47,11 @@ def no_relay_thread_left_behind():
     yield
     deadline = time.monotonic() + 5
     while True:
-        left = [t for t in threading.enumerate() if t not in before and t.name.startswith("relay-") and t.is_alive()]
+        left = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.name.startswith("relay-") and t.is_alive()
+        ]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.05)
