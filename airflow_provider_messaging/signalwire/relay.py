@@ -277,7 +277,9 @@ class RelayClient:
             if self._lost.wait(self.ping_interval):
                 raise _ConnectionLost("the server closed the connection")
             try:
-                self._request(self.framing.ping_method, self.framing.ping_params(), timeout=self.ping_interval)
+                self._request(
+                    self.framing.ping_method, self.framing.ping_params(), timeout=self.ping_interval
+                )
             except (FutureTimeout, _ConnectionLost) as exc:
                 raise _ConnectionLost(f"ping unanswered: {exc}") from None
 

@@ -153,7 +153,9 @@ class BladeFraming:
             self.execute(link, "signalwire.receive", {"contexts": list(link.contexts)})
 
     def execute(self, link: RelayLink, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        answer = link.request("blade.execute", {"protocol": self.protocol, "method": method, "params": params})
+        answer = link.request(
+            "blade.execute", {"protocol": self.protocol, "method": method, "params": params}
+        )
         return dict(answer.get("result") or {})
 
     def accepted(self, code: str) -> bool:
