@@ -279,6 +279,7 @@ class RelayServer:
             body=str(body) if body else None, media=media, status="queued", status_callback=None,
             num_segments=max(segments(str(body or "")), 1), date_created=now, date_updated=now,
             relay_context=str(context), tags=[str(t) for t in params.get("tags") or []], payload=dict(params),
+            channel="relay",
         )  # fmt: skip
         message.history.append({"status": "queued", "at": now})
         self.registry.add(message)
@@ -336,9 +337,10 @@ class RelayServer:
         message = StoredMessage(
             service="signalwire", sid=str(uuid.uuid4()), to=to, from_number=sender, body=body, media=[],
             status="received", status_callback=None, num_segments=max(segments(body), 1),
-            date_created=now, date_updated=now, relay_context=context,
+            date_created=now, date_updated=now, relay_context=context, channel="relay", direction="inbound",
         )  # fmt: skip
         message.history.append({"status": "received", "at": now})
+        self.registry.add(message)  # the message logs show it
         await self._broadcast(context, "messaging.receive", self._message_params(message, "inbound"))
         return message.sid
 
