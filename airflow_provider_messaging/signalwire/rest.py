@@ -1,10 +1,8 @@
 """SignalWire's Compatibility (LaML) Messages API over httpx, sync and async.
 
 :class:`CompatibilityApi` builds every request and reads every answer; the two clients only send
-them. Retry rule: a GET is retried on 429, 5xx and network errors. A POST (which creates a message)
-is retried only when the service certainly did not act on it: 429, 503, or a connection that never
-opened. Any other failure after the request left raises ``OutcomeUnknownError`` so a recipient is
-never messaged twice by accident.
+them. What a failed answer means, and which requests are retried, is shared with the native
+Messaging API (:mod:`.space`).
 """
 
 from __future__ import annotations
@@ -12,30 +10,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
 from ..core.delivery import Observation
 from ..core.engine import SendResult
-from ..core.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    MessageNotFoundError,
-    MessagingError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    ServiceUnavailableError,
-)
-from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
-from ..core.retry import RetryPolicy, parse_retry_after
+from ..core.http import AsyncSession, Call, Page, Session
+from ..core.retry import RetryPolicy
 from ..core.states import MessageState
 from .credentials import SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
+from .space import DEFAULT_TIMEOUT, SpaceApi, space_path
 from .statuses import state_of
 
 API_PATH = "/api/laml/2010-04-01"
-DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -126,33 +115,16 @@ def build_create_form(
     return form
 
 
-def _error_payload(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {"message": response.text[:200]}
-    return data if isinstance(data, dict) else {"message": str(data)[:200]}
-
-
 def _one_message(response: httpx.Response) -> SignalWireMessage:
     return parse_message(response.json())
 
 
-class CompatibilityApi:
+class CompatibilityApi(SpaceApi):
     """Requests and answers of the Compatibility Messages API for one project: no I/O here."""
 
-    label = "SignalWire"
-
     def __init__(self, credentials: SignalWireCredentials) -> None:
-        self.credentials = credentials
+        super().__init__(credentials)
         self.messages_path = f"{API_PATH}/Accounts/{credentials.project_id}/Messages"
-
-    def client_options(self) -> dict[str, Any]:
-        return {
-            "base_url": self.credentials.http_base,
-            "auth": (self.credentials.project_id, self.credentials.api_token),
-            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
-        }
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -193,86 +165,20 @@ class CompatibilityApi:
             data = response.json()
             next_uri = data.get("next_page_uri")
             # next_page_uri is a path on the Space (query included); follow it as it is
-            follow = (
-                self._page(urlsplit(next_uri)._replace(scheme="", netloc="").geturl(), {})
-                if next_uri
-                else None
-            )
+            follow = self._page(space_path(next_uri), {}) if next_uri else None
             return Page([parse_message(item) for item in data.get("messages") or []], follow)
 
         return Call("GET", path, "list messages", parse, options)
 
     # -- answers ------------------------------------------------------------------------------
 
-    def error_for(self, response: httpx.Response, action: str) -> MessagingError:
-        """Turn a non-2xx answer into the error a user can act on."""
-        status = response.status_code
-        payload = _error_payload(response)
+    def read_error(self, payload: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``{"code": 21211, "message": ..., "more_info": ..., "status": 400}``."""
         code = payload.get("code")
-        text = payload.get("message") or response.reason_phrase
-        common: dict[str, Any] = {"code": code, "http_status": status, "details": payload}
-        where = f"space {self.credentials.http_base}, project {self.credentials.project_id}"
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status == 401:
-            return AuthenticationError(
-                f"SignalWire rejected the credentials while trying to {action} (HTTP 401, code {code or 20003}: "
-                f"{text}). Check the connection's Project ID (login) and API Token (password) for {where}, "
-                "and that the token has the Messaging scope.",
-                service="signalwire", **common,
-            )  # fmt: skip
-        if status == 429:
-            return RateLimitedError(
-                f"SignalWire rate-limited the request to {action} (HTTP 429, code {code or 20429}: {text}).",
-                retry_after=retry_after, service="signalwire", **common,
-            )  # fmt: skip
-        if status >= 500:
-            return ServiceUnavailableError(
-                f"SignalWire failed to {action} (HTTP {status}: {text}).",
-                retry_after=retry_after, service="signalwire", **common,
-            )  # fmt: skip
-        if status == 404 and str(code) == "20404" and action.startswith("fetch message"):
-            return MessageNotFoundError(
-                f"SignalWire does not know the message ({action}): {text}.", service="signalwire", **common
-            )
-        if status == 404:
-            return ConfigurationError(
-                f"SignalWire answered 404 while trying to {action}: {text}. Check the Space URL (host) and "
-                f"Project ID (login) of the connection ({where}).",
-                service="signalwire", **common,
-            )  # fmt: skip
-        common.pop("code")
-        return SIGNALWIRE_ERRORS.error(
-            code,
-            f"SignalWire refused to {action} (HTTP {status}): {text}. {SIGNALWIRE_ERRORS.describe(code)}.",
-            **common,
-        )
+        return (None if code in (None, "") else str(code)), payload.get("message")
 
-    def check(self, response: httpx.Response, call: Call[Any]) -> None:
-        if response.is_success:
-            return
-        error = self.error_for(response, call.action)
-        if call.method == "POST" and response.status_code >= 500 and response.status_code != 503:
-            raise _outcome_unknown(error, call.action)
-        raise error
-
-    def transport_error(self, exc: httpx.HTTPError, call: Call[Any]) -> MessagingError:
-        if call.method == "POST" and not request_never_left(exc):
-            return _outcome_unknown(exc, call.action)
-        return ServiceUnavailableError(
-            f"Could not reach SignalWire at {self.credentials.http_base} to {call.action}: "
-            f"{exc.__class__.__name__}: {exc}. Check the Space URL (host) or base URL of the connection and "
-            "the network.",
-            service="signalwire",
-        )
-
-
-def _outcome_unknown(exc: Exception, action: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"The request to {action} reached SignalWire but no usable answer came back ({exc}). "
-        "The message may or may not have been sent; it was not resent to avoid a duplicate. "
-        "Check the SignalWire message log before sending again.",
-        service="signalwire",
-    )
+    def unknown_message(self, code: str | None) -> bool:
+        return code == "20404"
 
 
 class SignalWireRestClient:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..core.events import InboundMessage, MalformedPayload, StatusEvent, number_or
 from .errors import SIGNALWIRE_ERRORS
+from .native import epoch
 from .statuses import state_of
 
 
@@ -70,8 +73,14 @@ def verify_signature(signing_key: str, signature: str | None, url: str, raw_body
     return False
 
 
-def parse_callback(fields: Mapping[str, str]) -> StatusEvent | InboundMessage:
-    """A Compatibility status callback (or inbound-SMS webhook) from its form or JSON fields."""
+def parse_callback(fields: Mapping[str, Any]) -> StatusEvent | InboundMessage:
+    """A status callback or inbound-SMS webhook, from its form or JSON fields: the Compatibility
+    API's (``MessageSid``, ``MessageStatus``) or the native Messaging API's JSON (``id``, ``status``)."""
+    if not isinstance(fields, Mapping):
+        raise MalformedPayload("expected an object of fields")
+    if "MessageSid" not in fields and "SmsSid" not in fields and "id" in fields:
+        return _native_status(fields)
+    fields = {key: "" if value is None else str(value) for key, value in fields.items()}
     sid = fields.get("MessageSid") or fields.get("SmsSid")
     status = fields.get("MessageStatus") or fields.get("SmsStatus")
     if not sid or not status:
@@ -102,3 +111,26 @@ def parse_callback(fields: Mapping[str, str]) -> StatusEvent | InboundMessage:
         payload=dict(fields),
         same_event_key="callback",
     )
+
+
+def _native_status(fields: Mapping[str, Any]) -> StatusEvent:
+    """The native Messaging API's status callback: ``id``, ``status``, ``to``, ``timestamp``,
+    ``error_code``, ``error_message`` and the sender's ``custom_variables``."""
+    sid, status = fields.get("id"), fields.get("status")
+    if not isinstance(sid, str) or not sid or not isinstance(status, str) or not status:
+        raise MalformedPayload("expected id and status fields")
+    code = fields.get("error_code")
+    code = None if code in (None, "") else str(code)
+    variables = fields.get("custom_variables")
+    return StatusEvent(
+        service="signalwire", message_id=sid, state=state_of(status), raw_status=status,
+        timestamp=epoch(fields.get("timestamp")) or time.time(), recipient=_text(fields.get("to")),
+        error_code=code, error_title=SIGNALWIRE_ERRORS.meaning(code),
+        error_details=_text(fields.get("error_message")),
+        correlation=json.dumps(variables, sort_keys=True) if isinstance(variables, dict) and variables else None,
+        payload=dict(fields), same_event_key="callback",
+    )  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -215,7 +215,7 @@ def signalwire_router(receiver: Receiver) -> APIRouter:
         try:
             fields: dict[str, Any]
             if "json" in request.headers.get("content-type", ""):
-                fields = {k: str(v) for k, v in json.loads(body).items()}
+                fields = json.loads(body)  # parse_callback checks its shape
             else:
                 fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
             parsed = signalwire_webhooks.parse_callback(fields)
