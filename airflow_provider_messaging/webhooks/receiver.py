@@ -142,9 +142,9 @@ class Receiver:
         if isinstance(found, Response):
             return found
         signature = request.headers.get(header) or (
-            request.headers.get("x-twilio-signature")
+            request.headers.get("x-twilio-signature") or request.headers.get("x-signalwire-sha256-signature")
             if service == "signalwire"
-            else None  # SignalWire's alias
+            else None  # SignalWire's alias, and its SHA-256 header
         )
         if not signature:
             return _error(401, f"missing {header}")
@@ -208,7 +208,9 @@ def signalwire_router(receiver: Receiver) -> APIRouter:
         body = await receiver.signed_body(
             request, "signalwire", conn_id, header="X-SignalWire-Signature",
             secret=lambda found: found.signing_key,
-            verify=lambda key, signature, raw: signalwire_webhooks.verify_signature(key, signature, url, raw),
+            verify=lambda key, signature, raw: signalwire_webhooks.verify_signature(
+                key, signature, url, raw, sha256_signature=request.headers.get("x-signalwire-sha256-signature")
+            ),
         )  # fmt: skip
         if isinstance(body, Response):
             return body

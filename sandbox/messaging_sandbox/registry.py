@@ -31,6 +31,7 @@ class StoredMessage:
     # SignalWire: which API the message went through ("compatibility", "relay", "messaging" for the
     # native Messaging API); the message logs show all three
     channel: str = "compatibility"
+    relay_framing: str | None = None  # the framing the Relay client spoke: "signalwire" or "blade"
     direction: str = "outbound"
     custom_variables: dict[str, str] = field(default_factory=dict)
 
@@ -63,6 +64,7 @@ class StoredMessage:
             "relay_context": self.relay_context,
             "tags": list(self.tags),
             "channel": self.channel,
+            "relay_framing": self.relay_framing,
             "direction": self.direction,
         }
 

@@ -180,7 +180,7 @@ class RelayServer:
                 self._remember(conn)
                 return _result(frame_id, {"code": "200", "message": RECEIVING})
             if method == "messaging.send":
-                return await self._answer_send(conn, _result(frame_id, self._send(params)))
+                return await self._answer_send(conn, _result(frame_id, self._send(params, conn)))
         return _error(frame_id, -32601, f"Method not found: {method}")
 
     def _authenticated(self, params: dict[str, Any]) -> bool:
@@ -244,7 +244,7 @@ class RelayServer:
             conn.contexts.update(str(c) for c in inner.get("contexts") or [])
             return _result(frame_id, _execute_result({"code": "200", "message": RECEIVING}))
         if method == "messaging.send":
-            return await self._answer_send(conn, _result(frame_id, _execute_result(self._send(inner))))
+            return await self._answer_send(conn, _result(frame_id, _execute_result(self._send(inner, conn))))
         return _error(frame_id, -32601, f"Method not found: {method}")
 
     async def _answer_send(self, conn: RelayConnection, answer: dict[str, Any]) -> dict[str, Any] | None:
@@ -254,7 +254,7 @@ class RelayServer:
             return None
         return answer
 
-    def _send(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, params: dict[str, Any], conn: RelayConnection) -> dict[str, Any]:
         to, sender = str(params.get("to_number") or ""), str(params.get("from_number") or "")
         context, body = params.get("context"), params.get("body")
         media = [str(m) for m in params.get("media") or []]
@@ -279,7 +279,7 @@ class RelayServer:
             body=str(body) if body else None, media=media, status="queued", status_callback=None,
             num_segments=max(segments(str(body or "")), 1), date_created=now, date_updated=now,
             relay_context=str(context), tags=[str(t) for t in params.get("tags") or []], payload=dict(params),
-            channel="relay",
+            channel="relay", relay_framing=conn.framing,
         )  # fmt: skip
         message.history.append({"status": "queued", "at": now})
         self.registry.add(message)
