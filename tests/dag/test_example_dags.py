@@ -229,14 +229,47 @@ def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
     assert states(run) == {"ask_approver": "success", "wait_for_yes": "success", "publish": "success"}
 
 
-def test_relay_send_is_gated_from_its_state_events(airflow_db, signalwire_conn, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", f"sqlite:///{tmp_path / 'relay.db'}")
+@pytest.fixture
+def store_trigger_runs(monkeypatch):
+    """The SignalWire store triggers dag.test() runs inline: proof that the gate deferred."""
+    from airflow_provider_messaging.triggers.delivery import SignalWireStoreTrigger
+
+    runs = []
+    original = SignalWireStoreTrigger.run
+
+    def counted(self):
+        runs.append(self.message_ids)
+        return original(self)
+
+    monkeypatch.setattr(SignalWireStoreTrigger, "run", counted)
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("to", "run_state", "final"), [("+15550001001", "success", "delivered"), ("+15550001002", "failed", "undelivered")]
+)  # fmt: skip
+def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
+    airflow_db, slow_sandbox, monkeypatch, tmp_path, store_trigger_runs, to, run_state, final
+):
+    from airflow_provider_messaging.store.store import MessageStore
+
+    signalwire_conn = slow_sandbox  # receipts come a second after the send: the send task has ended
+    c = slow_sandbox.config
+    monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
+        "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
+        "extra": {"base_url": slow_sandbox.url, "from_number": "+15551230001"}}))  # fmt: skip
+    httpx.post(f"{slow_sandbox.url}/_sandbox/reset").raise_for_status()
+
+    store_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", store_url)
     dag = importlib.import_module("example_dags.signalwire_relay_delivery_gate").dag
-    run = dag.test(run_conf={"to": "+15550001001"})
-    assert run.state == "success", states(run)
-    sent = sandbox_messages(signalwire_conn)
-    assert len(sent) == 1 and sent[0]["relay_context"] == "office"
-    assert sent[0]["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent[0]["tags"][1].startswith(
-        "run:"
-    )
-    assert [h["status"] for h in sent[0]["history"]] == ["queued", "initiated", "sent", "delivered"]
+    run = dag.test(run_conf={"to": to})
+    assert run.state == run_state, states(run)
+    assert len(store_trigger_runs) == 1  # the gate deferred, and the trigger decided
+    (sent,) = sandbox_messages(signalwire_conn)
+    assert (sent["relay_context"], sent["relay_framing"], sent["status"]) == ("office", "signalwire", final)
+    assert sent["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent["tags"][1].startswith("run:")
+    store = MessageStore(store_url)
+    events = [e["raw_status"] for e in store.events_for("signalwire", sent["sid"])]
+    store.dispose()
+    assert events[0] == "queued" and events[-1] == final  # the send task saw queued; the logs told the rest
