@@ -130,6 +130,12 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "description": "Relay context for sends and inbound messages (default 'airflow').",
                 "schema": {**text, "default": "airflow"},
             },
+            "relay_protocol": {
+                "label": "Relay protocol",
+                "description": "The Relay WebSocket framing: 'signalwire' (the current one, the default) or "
+                "'blade' (the older one of the signalwire 2.x SDKs).",
+                "schema": {**text, "enum": ["signalwire", "blade", None], "default": "signalwire"},
+            },
             "base_url": {
                 "label": "Base URL override",
                 "description": "Send every request here instead of the Space, e.g. http://127.0.0.1:8787 "
@@ -147,6 +153,7 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
                 "from_number": "+15551230001",
                 "context": "airflow",
+                "relay_protocol": "signalwire",
                 "base_url": "http://127.0.0.1:8787",
             },
         },

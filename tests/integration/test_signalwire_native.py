@@ -182,3 +182,20 @@ def test_native_status_callbacks_reach_the_store_through_the_receiver(conn, tmp_
 def test_validation_errors_name_the_field(conn):
     with pytest.raises(ValidationError, match=r"custom_variables: 21 variables"):
         NativeSender(lambda: None, custom_variables={f"k{i}": "v" for i in range(21)})  # type: ignore[arg-type,return-value]
+
+
+def test_a_broadcast_over_the_native_api_sends_each_row_once(conn):
+    from airflow_provider_messaging.operators.broadcast import SignalWireBroadcastOperator
+
+    rows = [
+        {"to": "+15550001001", "name": "Ann"},
+        {"to": "+15550001004", "name": "Bob"},
+        {"to": "555", "name": "X"},
+    ]
+    ids = SignalWireBroadcastOperator(task_id="b", recipients=rows, body="Hi {name}", api="native", pacing=False,
+                                      custom_variables={"campaign": "spring"}).execute({})  # fmt: skip
+    sent = httpx.get(f"{conn.url}/_sandbox/messages").json()["messages"]
+    assert sorted(m["body"] for m in sent) == ["Hi Ann", "Hi Bob"] and {m["channel"] for m in sent} == {
+        "messaging"
+    }
+    assert sorted(ids) == sorted(m["sid"] for m in sent)
