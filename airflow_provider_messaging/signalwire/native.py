@@ -26,12 +26,11 @@ from ..core.delivery import Observation
 from ..core.engine import SendResult
 from ..core.errors import MessageNotFoundError, TransientError, ValidationError
 from ..core.events import StatusEvent
-from ..core.http import AsyncSession, Call, Page, Session
-from ..core.retry import RetryPolicy
+from ..core.http import Call, Page
 from ..core.states import MessageState
 from .credentials import SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
-from .space import DEFAULT_TIMEOUT, SpaceApi, space_path
+from .space import AsyncSpaceClient, SpaceApi, SpaceClient, space_path
 from .statuses import state_of
 
 MESSAGES_PATH = "/api/messaging/messages"
@@ -132,27 +131,6 @@ class NativeMessage:
         )  # fmt: skip
 
 
-def build_send_body(
-    to: str,
-    from_number: str,
-    body: str | None = None,
-    media: Sequence[str] = (),
-    status_callback: str | None = None,
-    custom_variables: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The JSON of a send; optional keys are left out, as SignalWire's own SDK does."""
-    payload: dict[str, Any] = {"to": to, "from": from_number}
-    if body is not None:
-        payload["body"] = body
-    if media:
-        payload["media"] = list(media)
-    if status_callback:
-        payload["status_callback"] = status_callback
-    if custom_variables:
-        payload["custom_variables"] = dict(custom_variables)
-    return payload
-
-
 def _one(response: httpx.Response) -> NativeMessage:
     return NativeMessage.parse(response.json())
 
@@ -169,7 +147,16 @@ class MessagingApi(SpaceApi):
         status_callback: str | None = None,
         custom_variables: Mapping[str, str] | None = None,
     ) -> Call[NativeMessage]:
-        payload = build_send_body(to, from_number, body, media, status_callback, custom_variables)
+        """Optional keys are left out, as SignalWire's own SDK does."""
+        payload: dict[str, Any] = {"to": to, "from": from_number}
+        if body is not None:
+            payload["body"] = body
+        if media:
+            payload["media"] = list(media)
+        if status_callback:
+            payload["status_callback"] = status_callback
+        if custom_variables:
+            payload["custom_variables"] = dict(custom_variables)
         return Call("POST", MESSAGES_PATH, f"send a message to {to}", _one, {"json": payload})
 
     def fetch_log(self, message_id: str) -> Call[NativeMessage]:
@@ -217,28 +204,12 @@ class MessagingApi(SpaceApi):
         return None, payload.get("error") or payload.get("message")
 
 
-class MessagingApiClient:
+class MessagingApiClient(SpaceClient[MessagingApi]):
     """Blocking client for the native API and the logs; one connection pool. Close it or use ``with``."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.api = MessagingApi(credentials)
-        self.session = Session(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport)
-
-    def __enter__(self) -> MessagingApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.session.close()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``."""
+        super().__init__(MessagingApi(credentials), **options)
 
     def send_message(self, to: str, from_number: str, body: str | None = None, media: Sequence[str] = (),
                      status_callback: str | None = None,
@@ -252,36 +223,15 @@ class MessagingApiClient:
 
     def list_logs(self, *, limit: int | None = None, **filters: Any) -> Iterator[NativeMessage]:
         """Log entries, newest first, following ``links.next`` until ``limit`` or the last page."""
-        for seen, entry in enumerate(self.session.pages(self.api.list_logs(**filters)), start=1):
-            yield entry
-            if limit is not None and seen >= limit:
-                return
+        return self.items(self.api.list_logs(**filters), limit)
 
 
-class AsyncMessagingApiClient:
+class AsyncMessagingApiClient(AsyncSpaceClient[MessagingApi]):
     """Non-blocking twin of :class:`MessagingApiClient` for triggers and senders."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 100,
-    ) -> None:
-        self.api = MessagingApi(credentials)
-        self.session = AsyncSession(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport,
-                                    max_connections=max_connections)  # fmt: skip
-
-    async def __aenter__(self) -> AsyncMessagingApiClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.session.aclose()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``, ``max_connections``."""
+        super().__init__(MessagingApi(credentials), **options)
 
     async def send_message(self, to: str, from_number: str, body: str | None = None, media: Sequence[str] = (),
                            status_callback: str | None = None,
@@ -293,13 +243,8 @@ class AsyncMessagingApiClient:
     async def fetch_log(self, message_id: str) -> NativeMessage:
         return await self.session(self.api.fetch_log(message_id))
 
-    async def list_logs(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[NativeMessage]:
-        seen = 0
-        async for entry in self.session.pages(self.api.list_logs(**filters)):
-            yield entry
-            seen += 1
-            if limit is not None and seen >= limit:
-                return
+    def list_logs(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[NativeMessage]:
+        return self.items(self.api.list_logs(**filters), limit)
 
 
 FEW = 20  # up to this many messages are looked up one by one; more, by reading the recent logs

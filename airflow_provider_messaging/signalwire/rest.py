@@ -16,12 +16,11 @@ import httpx
 
 from ..core.delivery import Observation
 from ..core.engine import SendResult
-from ..core.http import AsyncSession, Call, Page, Session
-from ..core.retry import RetryPolicy
+from ..core.http import Call, Page
 from ..core.states import MessageState
 from .credentials import SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
-from .space import DEFAULT_TIMEOUT, SpaceApi, space_path
+from .space import AsyncSpaceClient, SpaceApi, SpaceClient, space_path
 from .statuses import state_of
 
 API_PATH = "/api/laml/2010-04-01"
@@ -181,28 +180,12 @@ class CompatibilityApi(SpaceApi):
         return code == "20404"
 
 
-class SignalWireRestClient:
+class SignalWireRestClient(SpaceClient[CompatibilityApi]):
     """Blocking client; one connection pool reused for every call. Close it or use ``with``."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.api = CompatibilityApi(credentials)
-        self.session = Session(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport)
-
-    def __enter__(self) -> SignalWireRestClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.session.close()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``."""
+        super().__init__(CompatibilityApi(credentials), **options)
 
     def create_message(self, to: str, from_number: str, body: str | None = None, media_urls: Sequence[str] = (),
                        status_callback: str | None = None) -> SignalWireMessage:  # fmt: skip
@@ -214,36 +197,15 @@ class SignalWireRestClient:
     def list_messages(self, *, limit: int | None = None, **filters: Any) -> Iterator[SignalWireMessage]:
         """Messages, newest first, following ``next_page_uri`` until ``limit`` or the last page;
         ``filters``: ``to``, ``from_number``, ``status``, ``page_size``."""
-        for seen, message in enumerate(self.session.pages(self.api.list_messages(**filters)), start=1):
-            yield message
-            if limit is not None and seen >= limit:
-                return
+        return self.items(self.api.list_messages(**filters), limit)
 
 
-class AsyncSignalWireRestClient:
+class AsyncSignalWireRestClient(AsyncSpaceClient[CompatibilityApi]):
     """Non-blocking twin of :class:`SignalWireRestClient` for triggers, senders and async notifiers."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 100,
-    ) -> None:
-        self.api = CompatibilityApi(credentials)
-        self.session = AsyncSession(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport,
-                                    max_connections=max_connections)  # fmt: skip
-
-    async def __aenter__(self) -> AsyncSignalWireRestClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.session.aclose()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``, ``max_connections``."""
+        super().__init__(CompatibilityApi(credentials), **options)
 
     async def create_message(self, to: str, from_number: str, body: str | None = None, media_urls: Sequence[str] = (),
                              status_callback: str | None = None) -> SignalWireMessage:  # fmt: skip
@@ -252,12 +214,5 @@ class AsyncSignalWireRestClient:
     async def fetch_message(self, sid: str) -> SignalWireMessage:
         return await self.session(self.api.fetch_message(sid))
 
-    async def list_messages(
-        self, *, limit: int | None = None, **filters: Any
-    ) -> AsyncIterator[SignalWireMessage]:
-        seen = 0
-        async for message in self.session.pages(self.api.list_messages(**filters)):
-            yield message
-            seen += 1
-            if limit is not None and seen >= limit:
-                return
+    def list_messages(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[SignalWireMessage]:
+        return self.items(self.api.list_messages(**filters), limit)

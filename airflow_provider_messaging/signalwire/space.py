@@ -11,7 +11,8 @@ recipient is never messaged twice by accident.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -24,12 +25,14 @@ from ..core.errors import (
     RateLimitedError,
     ServiceUnavailableError,
 )
-from ..core.http import USER_AGENT, Call, request_never_left
-from ..core.retry import parse_retry_after
+from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
+from ..core.retry import RetryPolicy, parse_retry_after
 from .credentials import SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
 
 DEFAULT_TIMEOUT = 30.0
+T = TypeVar("T")
+A = TypeVar("A", bound="SpaceApi")
 
 
 def error_payload(response: httpx.Response) -> dict[str, Any]:
@@ -139,3 +142,69 @@ def space_path(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url)._replace(scheme="", netloc="").geturl()
+
+
+class SpaceClient(Generic[A]):
+    """Blocking client of one of the APIs; one connection pool reused for every call. Close it or
+    use ``with``. Subclasses add a method per request."""
+
+    def __init__(
+        self,
+        api: A,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api = api
+        self.session = Session(api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport)
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def items(self, first: Call[Page[T]], limit: int | None) -> Iterator[T]:
+        """Every item of a listing, following its pages until ``limit`` items or the last page."""
+        for seen, item in enumerate(self.session.pages(first), start=1):
+            yield item
+            if limit is not None and seen >= limit:
+                return
+
+
+class AsyncSpaceClient(Generic[A]):
+    """Non-blocking twin of :class:`SpaceClient` for triggers, senders and async notifiers."""
+
+    def __init__(
+        self,
+        api: A,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self.api = api
+        self.session = AsyncSession(api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport,
+                                    max_connections=max_connections)  # fmt: skip
+
+    async def __aenter__(self: T) -> T:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+    async def items(self, first: Call[Page[T]], limit: int | None) -> AsyncIterator[T]:
+        seen = 0
+        async for item in self.session.pages(first):
+            yield item
+            seen += 1
+            if limit is not None and seen >= limit:
+                return

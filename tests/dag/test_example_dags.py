@@ -117,7 +117,7 @@ def whatsapp_dag():
 
 @pytest.fixture
 def trigger_runs(monkeypatch):
-    """Count the store triggers dag.test() runs inline: proof that the sensor deferred."""
+    """Count the store triggers (WhatsApp's, SignalWire's) dag.test() runs inline: proof that the sensor deferred."""
     from airflow_provider_messaging.triggers.delivery import StoreStatusTrigger
 
     runs = []
@@ -229,27 +229,11 @@ def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
     assert states(run) == {"ask_approver": "success", "wait_for_yes": "success", "publish": "success"}
 
 
-@pytest.fixture
-def store_trigger_runs(monkeypatch):
-    """The SignalWire store triggers dag.test() runs inline: proof that the gate deferred."""
-    from airflow_provider_messaging.triggers.delivery import SignalWireStoreTrigger
-
-    runs = []
-    original = SignalWireStoreTrigger.run
-
-    def counted(self):
-        runs.append(self.message_ids)
-        return original(self)
-
-    monkeypatch.setattr(SignalWireStoreTrigger, "run", counted)
-    return runs
-
-
 @pytest.mark.parametrize(
     ("to", "run_state", "final"), [("+15550001001", "success", "delivered"), ("+15550001002", "failed", "undelivered")]
 )  # fmt: skip
 def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
-    airflow_db, slow_sandbox, monkeypatch, tmp_path, store_trigger_runs, to, run_state, final
+    airflow_db, slow_sandbox, monkeypatch, tmp_path, trigger_runs, to, run_state, final
 ):
     from airflow_provider_messaging.store.store import MessageStore
 
@@ -265,7 +249,7 @@ def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
     dag = importlib.import_module("example_dags.signalwire_relay_delivery_gate").dag
     run = dag.test(run_conf={"to": to})
     assert run.state == run_state, states(run)
-    assert len(store_trigger_runs) == 1  # the gate deferred, and the trigger decided
+    assert len(trigger_runs) == 1  # the gate deferred, and the trigger decided
     (sent,) = sandbox_messages(signalwire_conn)
     assert (sent["relay_context"], sent["relay_framing"], sent["status"]) == ("office", "signalwire", final)
     assert sent["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent["tags"][1].startswith("run:")
