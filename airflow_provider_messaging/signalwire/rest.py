@@ -121,6 +121,11 @@ def _one_message(response: httpx.Response) -> SignalWireMessage:
 class CompatibilityApi(SpaceApi):
     """Requests and answers of the Compatibility Messages API for one project: no I/O here."""
 
+    not_found_hint = (
+        " A message sent over Relay or the native Messaging API has no Compatibility resource: gate it with "
+        "source='store', which looks it up in the message logs."
+    )
+
     def __init__(self, credentials: SignalWireCredentials) -> None:
         super().__init__(credentials)
         self.messages_path = f"{API_PATH}/Accounts/{credentials.project_id}/Messages"

@@ -56,6 +56,7 @@ class SpaceApi:
     """Requests and answers of one SignalWire REST API for one project: no I/O here."""
 
     label = "SignalWire"
+    not_found_hint = ""  # what else an unknown message id may mean on this API
 
     def __init__(self, credentials: SignalWireCredentials) -> None:
         self.credentials = credentials
@@ -103,7 +104,9 @@ class SpaceApi:
             )  # fmt: skip
         if status == 404 and action.startswith("fetch message") and self.unknown_message(code):
             return MessageNotFoundError(
-                f"SignalWire does not know the message ({action}): {text}.", service="signalwire", **common
+                f"SignalWire does not know the message ({action}): {text}.{self.not_found_hint}",
+                service="signalwire",
+                **common,
             )
         if status == 404:
             return ConfigurationError(

@@ -199,3 +199,13 @@ def test_a_broadcast_over_the_native_api_sends_each_row_once(conn):
         "messaging"
     }
     assert sorted(ids) == sorted(m["sid"] for m in sent)
+
+
+def test_gating_a_native_message_over_the_compatibility_api_says_to_use_the_store(conn):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    (message_id,) = SignalWireSendMessageOperator(
+        task_id="s", to="+15550001001", body="x", api="native"
+    ).execute({})
+    with pytest.raises(AirflowFailException, match="gate it with source='store'"):
+        SignalWireMessageSensor(task_id="gate", message_ids=[message_id]).poke({})
