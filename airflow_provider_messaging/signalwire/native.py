@@ -13,6 +13,7 @@ Compatibility API's numbers; plain ``{"error": "Not Found"}`` for 400/401/404/50
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -247,32 +248,37 @@ class AsyncMessagingApiClient(AsyncSpaceClient[MessagingApi]):
         return self.items(self.api.list_logs(**filters), limit)
 
 
-FEW = 20  # up to this many messages are looked up one by one; more, by reading the recent logs
+FEW = 50  # up to this many messages are fetched one by one; more, by reading the recent logs
+FETCHES_AT_ONCE = 8
+MAX_LOG_PAGES = 20  # of 1,000 entries: a look reads at most the project's last 20,000 messages
 
 
 async def look_up(client: AsyncMessagingApiClient, message_ids: Sequence[str]) -> dict[str, NativeMessage]:
     """The log entries of ``message_ids`` that the logs hold now (Relay, native or Compatibility).
 
-    A few ids are fetched one by one; many, by reading the last two days of logs (newest first,
-    1,000 a page) until all are found. An id the logs do not hold yet, or logs that cannot be read
-    right now, are left out: the caller looks again later.
+    A few ids are fetched one by one, ``FETCHES_AT_ONCE`` at a time; many, by reading the last two
+    days of logs (newest first, at most ``MAX_LOG_PAGES`` pages) until all are found. An id the logs
+    do not hold yet, or logs that cannot be read right now, are left out: the caller looks again later.
     """
+    import asyncio
+
     wanted = set(message_ids)
     found: dict[str, NativeMessage] = {}
-    try:
-        if len(wanted) <= FEW:
-            for message_id in wanted:
-                try:
+    if len(wanted) <= FEW:
+        turns = asyncio.Semaphore(FETCHES_AT_ONCE)
+
+        async def fetch(message_id: str) -> None:
+            async with turns:
+                with contextlib.suppress(MessageNotFoundError, TransientError):
                     found[message_id] = await client.fetch_log(message_id)
-                except MessageNotFoundError:
-                    continue
-        else:
-            since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400))
-            async for entry in client.list_logs(created_after=since, page_size=1000):
-                if entry.id in wanted:
-                    found[entry.id] = entry
-                    if len(found) == len(wanted):
-                        break
-    except TransientError:
-        pass  # keep what was found; the rest is looked up next time
+
+        await asyncio.gather(*(fetch(message_id) for message_id in wanted))
+        return found
+    since = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86400))
+    with contextlib.suppress(TransientError):  # keep what was found; the rest is looked up next time
+        async for entry in client.list_logs(created_after=since, page_size=1000, limit=MAX_LOG_PAGES * 1000):
+            if entry.id in wanted:
+                found[entry.id] = entry
+                if len(found) == len(wanted):
+                    break
     return found

@@ -81,7 +81,7 @@ class SpaceApi:
         status = response.status_code
         payload = error_payload(response)
         code, text = self.read_error(payload)
-        text = text or response.reason_phrase
+        text = (text or response.reason_phrase).rstrip(".")  # the sentences below end it
         common: dict[str, Any] = {"code": code, "http_status": status, "details": payload}
         where = f"space {self.credentials.http_base}, project {self.credentials.project_id}"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

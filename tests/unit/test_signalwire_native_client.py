@@ -131,10 +131,10 @@ def test_look_up_fetches_a_few_and_reads_the_recent_logs_for_many():
     respx.get(f"{BASE}/api/messaging/logs/b").mock(
         return_value=httpx.Response(404, json={"error": "Not Found"})
     )
-    many = [f"m{i}" for i in range(30)]
+    many = [f"m{i}" for i in range(60)]
     respx.get(f"{BASE}/api/messaging/logs").mock(
         return_value=httpx.Response(
-            200, json={"links": {}, "data": [message(i, "delivered") for i in many[:25]]}
+            200, json={"links": {}, "data": [message(i, "delivered") for i in many[:55]]}
         )
     )
 
@@ -143,7 +143,7 @@ def test_look_up_fetches_a_few_and_reads_the_recent_logs_for_many():
             return await look_up(c, ["a", "b"]), await look_up(c, many)
 
     few, found = asyncio.run(run())
-    assert set(few) == {"a"} and len(found) == 25
+    assert set(few) == {"a"} and len(found) == 55
 
 
 def test_custom_variables_are_checked_before_any_request():
