@@ -23,6 +23,7 @@ import time
 from typing import Any, Protocol
 
 from ..core.errors import ConfigurationError
+from ..core.http import USER_AGENT
 
 SIGNALWIRE = "signalwire"
 BLADE = "blade"
@@ -30,7 +31,6 @@ RELAY_PROTOCOLS = (SIGNALWIRE, BLADE)
 # What a Space serves in 2026: signalwire-sdk 3.x and signalwire-js speak only the current
 # framing, and SignalWire's documentation describes no other for server SDKs.
 DEFAULT_RELAY_PROTOCOL = SIGNALWIRE
-AGENT = "airflow-provider-messaging"
 _SUCCESS = re.compile(r"^2\d\d$")
 
 
@@ -91,7 +91,7 @@ class SignalWireFraming:
 
     def connect(self, link: RelayLink, project: str, token: str) -> None:
         params: dict[str, Any] = {
-            "version": self.version, "agent": AGENT, "event_acks": True,
+            "version": self.version, "agent": USER_AGENT, "event_acks": True,
             "authentication": {"project": project, "token": token},
         }  # fmt: skip
         if link.contexts:
@@ -142,7 +142,7 @@ class BladeFraming:
 
     def connect(self, link: RelayLink, project: str, token: str) -> None:
         link.request("blade.connect", {
-            "version": self.version, "authentication": {"project": project, "token": token}, "agent": AGENT,
+            "version": self.version, "authentication": {"project": project, "token": token}, "agent": USER_AGENT,
         })  # fmt: skip
         setup = link.request("blade.execute", {"protocol": "signalwire", "method": "setup", "params": {}})
         self.protocol = str((setup.get("result") or {}).get("protocol"))

@@ -2,7 +2,7 @@
 
 ``signalwire`` 2.1.1's ``RequestValidator`` and ``signalwire-sdk`` 3.x's ``webhook_validator``, each
 in its own virtualenv, first *make* signatures for a set of requests (with their own signing
-helpers, over every URL variant and field shape they use, and with a wrong key), then say which
+functions, over every URL variant and field shape they use, and with a wrong key), then say which
 of all those signatures they accept. The provider must accept a signature exactly when one of
 them does: no genuine variant refused, nothing else let in.
 """
@@ -48,7 +48,7 @@ def requests_to_check():
 
 
 # Each script reads {"key", "mode", "requests"} and writes one list per request: in "sign" mode the
-# signatures its SDK's own helpers make, in "check" mode one verdict per signature in "signatures".
+# signatures its SDK's own signing functions make, in "check" mode one verdict per signature in "signatures".
 VALIDATOR_2X = r"""
 import json, sys
 from urllib.parse import parse_qsl, urlparse
