@@ -64,7 +64,10 @@ class InboundMessage:
     @property
     def senders(self) -> frozenset[str]:
         """Every name the sender goes by: the number, and ids such as a user id."""
-        names = {self.sender, *(str(self.details.get(k) or "") for k in ("wa_id", "user_id", "parent_user_id"))}
+        names = {
+            self.sender,
+            *(str(self.details.get(k) or "") for k in ("wa_id", "user_id", "parent_user_id")),
+        }
         return frozenset(n for n in names if n)
 
     def as_dict(self) -> dict[str, Any]:

@@ -52,7 +52,9 @@ class InboundFilter:
     ) -> InboundFilter:
         from .phone import normalize_e164, normalize_recipients
 
-        found = tuple(normalize_recipients(senders, "from_numbers", parse or normalize_e164)) if senders else ()
+        found = (
+            tuple(normalize_recipients(senders, "from_numbers", parse or normalize_e164)) if senders else ()
+        )
         compile_pattern(pattern)
         return cls(found, pattern or None)
 

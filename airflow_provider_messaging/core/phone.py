@@ -42,7 +42,9 @@ def normalize_e164(value: object, field: str = "to") -> str:
     import phonenumbers
 
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, f"{value!r} is not a phone number", f"Pass a number in E.164 form, {_EXAMPLE}")
+        raise ValidationError(
+            field, f"{value!r} is not a phone number", f"Pass a number in E.164 form, {_EXAMPLE}"
+        )
     text = value.strip()
     if not text.startswith("+"):
         raise ValidationError(

@@ -137,7 +137,9 @@ class WhatsAppHook(MessagingHook["WhatsAppCredentials", "WhatsAppCloudClient", "
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as handle:
             handle.write(content)
-        self.log.info("Downloaded media %s (%s, %d bytes) to %s", media_id, info.mime_type, len(content), target)
+        self.log.info(
+            "Downloaded media %s (%s, %d bytes) to %s", media_id, info.mime_type, len(content), target
+        )
         return target
 
     def templates(self) -> list[TemplateInfo]:

@@ -323,7 +323,9 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         media = None
         if self.media_path is not None:
             if self.header_media:
-                raise ValidationError("media_path", "both media_path and header_media given", "A template has one header")
+                raise ValidationError(
+                    "media_path", "both media_path and header_media given", "A template has one header"
+                )
             media = media_file(storage_path(self.media_path), self.media_kind, allowed=TEMPLATE_HEADER_KINDS)
         self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id, timeout=self.request_timeout)
         templates = None

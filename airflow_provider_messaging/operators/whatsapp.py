@@ -171,7 +171,9 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
         if media is not None:
             return replace(media, caption=self.caption, filename=self.filename or media.filename)
         if self.caption is not None or self.filename is not None:
-            raise ValidationError("caption", "a caption or filename needs media_path", "Drop them or pass media_path")
+            raise ValidationError(
+                "caption", "a caption or filename needs media_path", "Drop them or pass media_path"
+            )
         if self.text is not None:
             return Text(self.text, preview_url=self.preview_url)
         if isinstance(self.message, Message):
@@ -248,7 +250,9 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
         from ..whatsapp.sender import template_message
 
         if media is not None and self.header_media:
-            raise ValidationError("media_path", "both media_path and header_media given", "A template has one header")
+            raise ValidationError(
+                "media_path", "both media_path and header_media given", "A template has one header"
+            )
         return template_message(
             self.template_name, self.language, self.body_parameters, header_text=self.header_text,
             header_media=media or self.header_media, buttons=self.buttons,

@@ -79,7 +79,9 @@ class MediaInfo:
                 service="whatsapp",
             )
         if self.sha256 and hashlib.sha256(content).hexdigest() != self.sha256.lower():
-            raise PermanentError(f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp")
+            raise PermanentError(
+                f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp"
+            )
         return content
 
 

@@ -122,9 +122,13 @@ def _file_size(source: Any, shown: str, field: str) -> int:
         info = source.stat()
         return int(info["size"] if isinstance(info, Mapping) else info.st_size)
     except (FileNotFoundError, NotADirectoryError):
-        raise ValidationError(field, f"{shown} does not exist", "Check the path; the file must exist when the task runs") from None
+        raise ValidationError(
+            field, f"{shown} does not exist", "Check the path; the file must exist when the task runs"
+        ) from None
     except OSError as exc:
-        raise ValidationError(field, f"{shown} cannot be read ({exc})", "Check the path and its permissions") from None
+        raise ValidationError(
+            field, f"{shown} cannot be read ({exc})", "Check the path and its permissions"
+        ) from None
 
 
 def media_file(
@@ -171,7 +175,9 @@ def media_file(
     if size == 0:
         raise ValidationError(field, f"{filename} is empty", "Check that the file was written completely")
     if size > chosen.max_bytes:
-        bigger = " (or send it as a document, up to 100 MB)" if chosen.name in ("image", "video", "audio") else ""
+        bigger = (
+            " (or send it as a document, up to 100 MB)" if chosen.name in ("image", "video", "audio") else ""
+        )
         raise ValidationError(
             field,
             f"{filename} is {_size_text(size)}, over WhatsApp's {_size_text(chosen.max_bytes)} limit for {chosen.name}",

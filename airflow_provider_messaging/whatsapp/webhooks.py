@@ -160,7 +160,9 @@ def inbound_details(message: Mapping[str, Any], value: Mapping[str, Any]) -> dic
                                                   "animated") if body.get(k) is not None}  # fmt: skip
     if kind == "system" and isinstance(body, Mapping):
         # user_changed_number / user_changed_user_id: the user's new number or new BSUID
-        details["system"] = {k: body[k] for k in ("type", "wa_id", "user_id", "parent_user_id") if body.get(k)}
+        details["system"] = {
+            k: body[k] for k in ("type", "wa_id", "user_id", "parent_user_id") if body.get(k)
+        }
     return {k: v for k, v in details.items() if v}
 
 
