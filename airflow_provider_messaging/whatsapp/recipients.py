@@ -16,7 +16,7 @@ from ..core.phone import normalize_e164, normalize_recipients
 
 BSUID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]{1,128}$")
 PARENT_BSUID = re.compile(r"^[A-Z]{2}\.ENT\.[A-Za-z0-9]{1,128}$")
-_LOOKS_LIKE_USER_ID = re.compile(r"^[A-Za-z]{2}\.")  # what people mean to be one
+_LOOKS_LIKE_USER_ID = re.compile(r"^[A-Za-z]+\.")  # what people mean to be one
 
 
 def is_user_id(recipient: str) -> bool:
