@@ -90,6 +90,13 @@ SCENARIOS = [
         reply=("+15550002001", "YES"),
     ),
     Scenario(
+        "A generated PDF report, uploaded once and sent as a document to a user known only by "
+        "business-scoped user id (magic US.15550002008), gated on delivery",
+        "whatsapp_pdf_report",
+        {"to": "US.15550002008", "report_dir": "file://{AIRFLOW_HOME}/reports/"},
+        "success",
+    ),
+    Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
         "notify_on_failure",
         {"fail": True, "on_call": "+15550001001"},
@@ -211,7 +218,8 @@ def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> b
     print(f"\n=== {scenario.title}")
     before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
     with replying(sandbox_url, scenario.reply):
-        result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
+        conf = json.dumps(scenario.conf).replace("{AIRFLOW_HOME}", env["AIRFLOW_HOME"])
+        result = airflow(env, "dags", "test", scenario.dag_id, "-c", conf)
     runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
     if not runs:
         print(result.stdout[-3000:], result.stderr[-3000:])
@@ -254,9 +262,9 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         meaning = f"\n      <- {describe(code)}" if code else ""
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
-        body = (m["body"] or "")[:40]
+        body = (m["body"] or " ".join(m["media"]) or "")[:40]
         service = f"relay:{m['relay_context']}" if m.get("relay_context") else m["service"]
-        print(f"  {service:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
+        print(f"  {service:<10} {m['to']:<14} {final:<11} {body!r}  reported: {reported}{meaning}")
 
 
 def main() -> int:
