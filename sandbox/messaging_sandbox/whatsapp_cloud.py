@@ -298,7 +298,7 @@ class WhatsAppCloud:
         stored = self.media.get(str(media)) if media else None
         if stored is not None:  # the control API shows which uploaded file a message carries
             message.media = [
-                f"{stored.media_id} {stored.filename or ''} ({stored.mime_type}, {len(stored.content)} bytes)"
+                f"{stored.filename or stored.media_id} ({stored.mime_type}, {len(stored.content)} bytes)"
             ]
         self.registry.add(message)
         return message

@@ -33,10 +33,12 @@ def pywa_with_sandbox():
         validate_updates=True, api_version="25.0",
     )  # fmt: skip
     wa.on_message_status()(lambda _, status: statuses.append(status))
-    with BackgroundServer(app) as pywa_server:
-        with SandboxServer(replace(config, webhook_url=f"{pywa_server.url}/pywa")) as sandbox:
-            session.base_url = f"{sandbox.url}/v25.0"  # pywa's Graph API base, pointed at the sandbox
-            yield wa, sandbox, statuses
+    with (
+        BackgroundServer(app) as pywa_server,
+        SandboxServer(replace(config, webhook_url=f"{pywa_server.url}/pywa")) as sandbox,
+    ):
+        session.base_url = f"{sandbox.url}/v25.0"  # pywa's Graph API base, pointed at the sandbox
+        yield wa, sandbox, statuses
     session.close()
 
 

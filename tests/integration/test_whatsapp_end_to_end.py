@@ -202,7 +202,7 @@ def test_a_generated_pdf_reaches_a_user_id_as_a_document_and_is_gated_on_deliver
     assert sent["to"] == USER_ID_ONLY and sent["payload"]["recipient"] == USER_ID_ONLY
     document = sent["payload"]["document"]
     assert (document["filename"], document["caption"]) == ("report.pdf", "Week 32")
-    assert sent["media"] == [f"{document['id']} report.pdf (application/pdf, {pdf.stat().st_size} bytes)"]
+    assert sent["media"] == [f"report.pdf (application/pdf, {pdf.stat().st_size} bytes)"]  # the uploaded file
     gate = wait_for(WhatsAppMessageSensor(task_id="w", message_ids=ids, store_url=wa["store_url"]))
     assert gate["messages"][ids[0]]["to"] == USER_ID_ONLY  # stored and gated by user id
     assert (
