@@ -122,24 +122,27 @@ class WhatsAppHook(MessagingHook["WhatsAppCredentials", "WhatsAppCloudClient", "
     def download_media(self, media_id: str, destination: Any) -> Any:
         """Download a received file (``GET /{media-id}``, then its URL with the token) to a local
         path or an ``ObjectStoragePath``; a destination ending in ``/`` (or an existing directory)
-        gets ``<media id><extension>``. Returns the path written. The file is checked against the
-        SHA-256 Meta gives and held in memory meanwhile (at most Meta's 100 MB)."""
+        gets ``<media id><extension>``. The file is streamed, checked against the size and SHA-256
+        Meta gives (a file that fails the check is removed) and the path written is returned."""
         from pathlib import Path
 
         from ..whatsapp.media import extension_for
 
-        info, content = self.client.download_media(media_id)
+        info = self.client.get_media(media_id)
         target = storage_path(destination)
         if not hasattr(target, "open"):
             target = Path(target)
         if str(destination).endswith("/") or target.is_dir():
             target = target / f"{media_id}{extension_for(info.mime_type)}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            handle.write(content)
-        self.log.info(
-            "Downloaded media %s (%s, %d bytes) to %s", media_id, info.mime_type, len(content), target
-        )
+        if isinstance(target, Path) or getattr(target, "protocol", None) in ("file", "local"):
+            target.parent.mkdir(parents=True, exist_ok=True)  # buckets have no folders to make
+        try:
+            with target.open("wb") as handle:
+                self.client.download(info, handle.write)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        self.log.info("Downloaded media %s (%s) to %s", media_id, info.mime_type, target)
         return target
 
     def templates(self) -> list[TemplateInfo]:

@@ -13,7 +13,7 @@ left raises ``OutcomeUnknownError``. Every other request reaches no person, so i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -71,18 +71,15 @@ class MediaInfo:
         return cls(str(data.get("id")), str(data["url"]), data.get("mime_type"), data.get("sha256"),
                    int(size) if size is not None else None)  # fmt: skip
 
-    def check(self, content: bytes) -> bytes:
-        """``content`` when it is the file Meta described; a cut or altered download raises."""
-        if self.file_size is not None and len(content) != self.file_size:
+    def verify(self, size: int, sha256: str) -> None:
+        """Raise when what arrived is not the file Meta described: cut short, or altered."""
+        if self.file_size is not None and size != self.file_size:
             raise ServiceUnavailableError(
-                f"The download of media {self.media_id} was cut short: {len(content)} of {self.file_size} bytes",
+                f"The download of media {self.media_id} was cut short: {size} of {self.file_size} bytes",
                 service="whatsapp",
             )
-        if self.sha256 and hashlib.sha256(content).hexdigest() != self.sha256.lower():
-            raise PermanentError(
-                f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp"
-            )
-        return content
+        if self.sha256 and sha256 != self.sha256.lower():
+            raise PermanentError(f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -134,9 +131,10 @@ class CloudApi:
     def get_media(self, media_id: str) -> Call[MediaInfo]:
         return Call("GET", f"/{media_id}", f"look up media {media_id}", lambda r: MediaInfo.parse(r.json()))
 
-    def download(self, info: MediaInfo) -> Call[bytes]:
-        """The file itself, from the URL ``get_media`` gave (valid for minutes; the token is sent)."""
-        return Call("GET", info.url, f"download media {info.media_id}", lambda r: info.check(r.content))
+    def download(self, info: MediaInfo) -> Call[None]:
+        """The file itself, from the URL ``get_media`` gave (valid for minutes; the token is sent).
+        Streamed by the clients, not read whole: see ``download``."""
+        return Call("GET", info.url, f"download media {info.media_id}", lambda response: None)
 
     def mark_as_read(self, message_id: str, *, typing_indicator: bool = False) -> Call[bool]:
         body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
@@ -298,10 +296,22 @@ class WhatsAppCloudClient:
     def get_media(self, media_id: str) -> MediaInfo:
         return self.session(self.api.get_media(media_id))
 
-    def download_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
-        """A received (or uploaded) file and what Meta says about it; checked against its SHA-256."""
-        info = self.get_media(media_id)
-        return info, self.session(self.api.download(info))
+    def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        """Stream the file ``get_media`` described to ``write`` in chunks, then check its size and
+        SHA-256 (a failed check raises after the chunks were written: the caller drops them)."""
+        call, digest, size = self.api.download(info), hashlib.sha256(), 0
+        try:
+            with self.session.http.stream(call.method, call.path) as response:
+                if not response.is_success:
+                    response.read()
+                    self.api.check(response, call)
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    size += len(chunk)
+                    write(chunk)
+        except httpx.HTTPError as exc:
+            raise self.api.transport_error(exc, call) from exc
+        info.verify(size, digest.hexdigest())
 
 
 class AsyncWhatsAppCloudClient:
@@ -348,6 +358,17 @@ class AsyncWhatsAppCloudClient:
     async def get_media(self, media_id: str) -> MediaInfo:
         return await self.session(self.api.get_media(media_id))
 
-    async def download_media(self, media_id: str) -> tuple[MediaInfo, bytes]:
-        info = await self.get_media(media_id)
-        return info, await self.session(self.api.download(info))
+    async def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        call, digest, size = self.api.download(info), hashlib.sha256(), 0
+        try:
+            async with self.session.http.stream(call.method, call.path) as response:
+                if not response.is_success:
+                    await response.aread()
+                    self.api.check(response, call)
+                async for chunk in response.aiter_bytes():
+                    digest.update(chunk)
+                    size += len(chunk)
+                    write(chunk)
+        except httpx.HTTPError as exc:
+            raise self.api.transport_error(exc, call) from exc
+        info.verify(size, digest.hexdigest())

@@ -122,12 +122,13 @@ def test_a_download_follows_the_url_with_the_token_and_checks_the_file():
     respx.get(f"{GRAPH}/77").respond(200, json=info)
     download = respx.get(info["url"]).respond(200, content=PDF)
     with WhatsAppCloudClient(CREDS) as client:
-        found, content = client.download_media("77")
-        assert content == PDF and found.mime_type == "application/pdf"
+        found, chunks = client.get_media("77"), []
+        client.download(found, chunks.append)
+        assert b"".join(chunks) == PDF and found.mime_type == "application/pdf"
         assert download.calls.last.request.headers["authorization"] == "Bearer EAAG-secret"
         download.respond(200, content=PDF.replace(b"report", b"forged"))
         with pytest.raises(PermanentError, match="does not match its SHA-256"):
-            client.download_media("77")
+            client.download(found, chunks.append)
 
 
 def set_conn(monkeypatch):
@@ -146,6 +147,10 @@ def test_the_hook_downloads_to_a_path_or_object_storage(monkeypatch, tmp_path):
     assert hook.download_media("77", tmp_path / "in" / "scan.pdf").read_bytes() == PDF
     written = hook.download_media("77", f"file://{tmp_path}/bucket/")  # a folder: named after the id
     assert isinstance(written, ObjectStoragePath) and written.name == "77.pdf" and written.read_bytes() == PDF
+    respx.get(info["url"]).respond(200, content=PDF[:-1])
+    with pytest.raises(Exception, match="cut short"):
+        hook.download_media("77", tmp_path / "cut.pdf")
+    assert not (tmp_path / "cut.pdf").exists()  # a file that fails the check is not left behind
 
 
 @pytest.mark.parametrize(
