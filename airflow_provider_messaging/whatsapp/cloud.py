@@ -79,7 +79,9 @@ class MediaInfo:
                 service="whatsapp",
             )
         if self.sha256 and sha256 != self.sha256.lower():
-            raise PermanentError(f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp")
+            raise PermanentError(
+                f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp"
+            )
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
