@@ -91,7 +91,7 @@ class SendReport:
             f"{self.invalid} invalid",
             f"{self.failed} failed",
             f"{self.unknown} outcome unknown"
-            + (f" ({self.reconciled} more found at the service)" if self.reconciled else ""),
+            + (f" ({self.reconciled} more were found at the service: accepted)" if self.reconciled else ""),
         ]
         if self.not_attempted:
             parts.append(f"{self.not_attempted} not attempted")

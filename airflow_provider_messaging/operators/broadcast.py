@@ -191,7 +191,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param body: the text, with optional ``{column}`` placeholders.
     :param media_urls: up to 8 http(s) URLs (MMS); placeholders allowed too.
     :param from_number: the sender; defaults to the connection's "Default From number".
-    :param status_callback: URL SignalWire calls on every status change.
+    :param status_callback: URL SignalWire calls on every status change (default: the connection's
+        Status callback URL).
     :param to_column: the column holding the number (default ``to``).
     :param rate: messages per second for this sender (up to 1,000).
     :param concurrency: requests in flight at once (default: half the rate, 4 to 64).

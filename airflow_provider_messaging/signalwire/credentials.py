@@ -40,6 +40,8 @@ class SignalWireCredentials:
     signing_key: str | None = field(default=None, repr=False)
     from_number: str | None = None
     context: str = DEFAULT_CONTEXT
+    status_callback: str | None = None  # the receiver's route: SignalWire pushes every status there
+    conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
         checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
@@ -74,9 +76,16 @@ class SignalWireCredentials:
                 signing_key=extra("signing_key"),
                 from_number=_text(extra("from_number")),
                 context=_text(extra("context")) or DEFAULT_CONTEXT,
+                status_callback=_text(extra("status_callback")),
+                conn_id=conn_id,
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def source(self) -> str:
+        """Where these credentials come from, for error texts."""
+        return f"connection {self.conn_id!r}" if self.conn_id else "the connection"
 
     @property
     def http_base(self) -> str:

@@ -28,6 +28,7 @@ class WhatsAppCredentials:
     base_url: str | None = None
     app_secret: str | None = field(default=None, repr=False)
     verify_token: str | None = field(default=None, repr=False)
+    conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
         checked(self.access_token, "Access token (password)",
@@ -61,9 +62,15 @@ class WhatsAppCredentials:
                 base_url=extra("base_url"),
                 app_secret=extra_value(extras, CONN_TYPE, "app_secret"),
                 verify_token=extra_value(extras, CONN_TYPE, "verify_token"),
+                conn_id=conn_id,
             )
         except ConfigurationError as exc:
             raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def source(self) -> str:
+        """Where these credentials come from, for error texts."""
+        return f"connection {self.conn_id!r}" if self.conn_id else "the connection"
 
     @property
     def http_base(self) -> str:
