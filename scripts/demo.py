@@ -113,7 +113,7 @@ spec = importlib.util.spec_from_file_location("example", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 dag = next(v for v in vars(module).values() if getattr(v, "dag_id", None) == {dag_id!r} and hasattr(v, "test"))
-dag.test(logical_date=None, conf={conf!r})
+dag.test(logical_date=None, run_conf={conf!r})
 """
 
 RUNS_QUERY = """

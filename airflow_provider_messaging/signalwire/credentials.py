@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import checked, extra_value
+from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
 
 CONN_TYPE = "signalwire"
@@ -67,7 +67,7 @@ class SignalWireCredentials:
         def extra(name: str) -> Any:
             return extra_value(extras, CONN_TYPE, name)
 
-        try:
+        with in_connection(conn_id):
             return cls(
                 project_id=(login or "").strip(),
                 api_token=password or "",
@@ -79,13 +79,11 @@ class SignalWireCredentials:
                 status_callback=_text(extra("status_callback")),
                 conn_id=conn_id,
             )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
 
     @property
     def source(self) -> str:
         """Where these credentials come from, for error texts."""
-        return f"connection {self.conn_id!r}" if self.conn_id else "the connection"
+        return named_after(self.conn_id)
 
     @property
     def http_base(self) -> str:

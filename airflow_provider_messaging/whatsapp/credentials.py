@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import checked, extra_value
+from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
 
 CONN_TYPE = "whatsapp"
@@ -53,7 +53,7 @@ class WhatsAppCredentials:
             return str(value).strip() if value is not None else None
 
         version = extra("api_version") or DEFAULT_API_VERSION
-        try:
+        with in_connection(conn_id):
             return cls(
                 access_token=password or "",
                 phone_number_id=extra("phone_number_id") or (login or "").strip(),
@@ -64,13 +64,11 @@ class WhatsAppCredentials:
                 verify_token=extra_value(extras, CONN_TYPE, "verify_token"),
                 conn_id=conn_id,
             )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
 
     @property
     def source(self) -> str:
         """Where these credentials come from, for error texts."""
-        return f"connection {self.conn_id!r}" if self.conn_id else "the connection"
+        return named_after(self.conn_id)
 
     @property
     def http_base(self) -> str:
