@@ -141,6 +141,13 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "description": "Relay context for sends and inbound messages (default 'airflow').",
                 "schema": {**text, "default": "airflow"},
             },
+            "status_callback": {
+                "label": "Status callback URL",
+                "description": "Where SignalWire reports every status change: the webhook receiver's route for this "
+                "connection, e.g. https://airflow.example.com/messaging/signalwire/signalwire_default. Sends "
+                "that name no status_callback use it.",
+                "schema": {**text, "format": "url"},
+            },
             "base_url": {
                 "label": "Base URL override",
                 "description": "Send every request here instead of the Space, e.g. http://127.0.0.1:8787 "
@@ -158,6 +165,7 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
                 "from_number": "+15551230001",
                 "context": "airflow",
+                "status_callback": "https://airflow.example.com/messaging/signalwire/signalwire_default",
                 "base_url": "http://127.0.0.1:8787",
             },
         },

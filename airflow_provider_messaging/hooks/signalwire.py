@@ -102,11 +102,13 @@ class SignalWireHook(
     async def rest_sender(
         self, concurrency: int, status_callback: str | None = None
     ) -> AsyncIterator[RestSender]:
-        """A sender for the send engine over the Compatibility REST API."""
+        """A sender for the send engine over the Compatibility REST API; ``status_callback`` defaults
+        to the connection's (the receiver's route, so statuses are pushed to the status store)."""
         from ..signalwire.sender import RestSender
 
+        callback = status_callback or (await self.aget_credentials()).status_callback
         async with self.sharded_clients(concurrency) as next_client:
-            yield RestSender(next_client, status_callback)
+            yield RestSender(next_client, callback)
 
     @asynccontextmanager
     async def relay_sender(

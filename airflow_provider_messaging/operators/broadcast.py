@@ -45,9 +45,17 @@ class _BroadcastOperator(BaseOperator):
         progress_interval: float = 10.0,
         request_timeout: float = 30.0,
         pacing: bool = True,
+        max_failed_fraction: float | None = None,
+        dedupe_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if max_failed_fraction is not None and not 0.0 <= max_failed_fraction <= 1.0:
+            raise ValueError(
+                f"max_failed_fraction must be between 0 and 1, e.g. 0.05, got {max_failed_fraction!r}"
+            )
+        self.max_failed_fraction = max_failed_fraction
+        self.dedupe_key = dedupe_key
         if on_unknown not in ("skip", "resend"):
             raise ValueError(f"on_unknown must be 'skip' or 'resend', got {on_unknown!r}")
         self.recipients = recipients
@@ -107,7 +115,8 @@ class _BroadcastOperator(BaseOperator):
                 context=context, service=self.service,
                 rows=iter_rows(self.recipients, self.csv_path, to_column=self.to_column),
                 prepare=self.prepare_row, open_sender=self.open_sender, concurrency=concurrency,
-                on_unknown=self.on_unknown, force_resend=self.force_resend, rate=rate, total=total,
+                on_unknown=self.on_unknown, force_resend=self.force_resend, dedupe_key=self.dedupe_key,
+                rate=rate, total=total,
                 progress_interval=self.progress_interval, to_column=self.to_column, log=self.log,
             )  # fmt: skip
         except SendStopped as stopped:
@@ -115,6 +124,19 @@ class _BroadcastOperator(BaseOperator):
             with fail_permanently_on_permanent_errors():
                 raise stopped.cause from None
         self._publish(context, report)
+        self._judge(report)
+        return report.message_ids
+
+    def _judge(self, report: SendReport) -> None:
+        """Fail the task when too many rows were not reached: retryably when a retry can reach them."""
+        attempted = report.accepted + report.already_sent + report.failed + report.unknown
+        unreached = report.failed + report.unknown
+        if not attempted or not unreached:
+            return
+        limit = self.max_failed_fraction
+        too_many = (
+            unreached / attempted > limit if limit is not None else report.accepted + report.already_sent == 0
+        )
         if report.retryable_failed:
             from airflow.sdk.exceptions import AirflowException
 
@@ -123,7 +145,15 @@ class _BroadcastOperator(BaseOperator):
                 "unavailable or kept rate limiting; a retry of this task sends only to them (the ledger "
                 "skips everyone already sent)."
             )
-        return report.message_ids
+        if too_many:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            codes = ", ".join(f"{code} x{n}" for code, n in report.failed_by_code.most_common()) or "none"
+            allowed = "none reached" if limit is None else f"more than {limit:.0%} allowed"
+            raise AirflowFailException(
+                f"{unreached} of {attempted} recipient(s) were not reached ({allowed}): {report.failed} refused "
+                f"(error codes: {codes}), {report.unknown} with an unknown outcome. XCom 'report' lists them."
+            )
 
     def _publish(self, context: Context, report: SendReport) -> None:
         self.log.info("Broadcast done: %s", report.summary())
@@ -162,7 +192,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param body: the text, with optional ``{column}`` placeholders.
     :param media_urls: up to 8 http(s) URLs (MMS); placeholders allowed too.
     :param from_number: the sender; defaults to the connection's "Default From number".
-    :param status_callback: URL SignalWire calls on every status change.
+    :param status_callback: URL SignalWire calls on every status change (default: the connection's
+        Status callback URL).
     :param to_column: the column holding the number (default ``to``).
     :param rate: messages per second for this sender (up to 1,000).
     :param concurrency: requests in flight at once (default: half the rate, 4 to 64).
@@ -173,12 +204,20 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         recorded as outcome unknown and not resent.
     :param pacing: False sends as fast as ``concurrency`` allows (a sandbox, a benchmark); a 429
         still pauses every sender.
+    :param max_failed_fraction: the share of rows that may go unreached (refused, or outcome
+        unknown) before the task fails without retry, e.g. ``0.05``; by default the task fails only
+        when no row was reached at all. Invalid rows do not count; rows left unsent by outages fail
+        the task retryably whatever this says.
+    :param dedupe_key: send each recipient a given message once per key, across runs: e.g.
+        ``"week-{{ macros.datetime.now().strftime('%G-W%V') }}"`` keeps a manual run beside the
+        scheduled one from messaging the same people again that week. By default the key is the task run.
     """
 
     service = "signalwire"
     default_rate = 4.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id",
+        "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"body": "txt", "recipients": "json"}
     ui_color = "#f0e4ec"
@@ -265,14 +304,15 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
 
     ``to_column``, ``rate``, ``concurrency``, ``on_unknown``, ``force_resend``,
-    ``progress_interval``, ``request_timeout`` and ``pacing`` work as for :class:`SignalWireBroadcastOperator`.
+    ``progress_interval``, ``request_timeout``, ``pacing``, ``max_failed_fraction`` and ``dedupe_key``
+    work as for :class:`SignalWireBroadcastOperator`.
     """
 
     service = "whatsapp"
     default_rate = 80.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "template_name", "language", "parameter_columns", "header_text",
-        "header_media", "media_path", "buttons", "correlation_id", "whatsapp_conn_id",
+        "header_media", "media_path", "buttons", "correlation_id", "whatsapp_conn_id", "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"recipients": "json", "header_media": "json", "buttons": "json"}
     ui_color = "#dcf8c6"

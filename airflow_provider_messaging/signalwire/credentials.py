@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import checked, extra_value
+from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
 
 CONN_TYPE = "signalwire"
@@ -40,6 +40,8 @@ class SignalWireCredentials:
     signing_key: str | None = field(default=None, repr=False)
     from_number: str | None = None
     context: str = DEFAULT_CONTEXT
+    status_callback: str | None = None  # the receiver's route: SignalWire pushes every status there
+    conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
         checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
@@ -65,7 +67,7 @@ class SignalWireCredentials:
         def extra(name: str) -> Any:
             return extra_value(extras, CONN_TYPE, name)
 
-        try:
+        with in_connection(conn_id):
             return cls(
                 project_id=(login or "").strip(),
                 api_token=password or "",
@@ -74,9 +76,14 @@ class SignalWireCredentials:
                 signing_key=extra("signing_key"),
                 from_number=_text(extra("from_number")),
                 context=_text(extra("context")) or DEFAULT_CONTEXT,
+                status_callback=_text(extra("status_callback")),
+                conn_id=conn_id,
             )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def source(self) -> str:
+        """Where these credentials come from, for error texts."""
+        return named_after(self.conn_id)
 
     @property
     def http_base(self) -> str:

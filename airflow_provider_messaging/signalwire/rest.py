@@ -9,6 +9,7 @@ never messaged twice by accident.
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from ..core.errors import (
     OutcomeUnknownError,
     RateLimitedError,
     ServiceUnavailableError,
+    sentence,
 )
 from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
 from ..core.retry import RetryPolicy, parse_retry_after
@@ -72,6 +74,14 @@ class SignalWireMessage:
             error_message=self.error_message,
             error_meaning=SIGNALWIRE_ERRORS.describe(self.error_code) if self.error_code else None,
         )
+
+    @property
+    def created_at(self) -> float | None:
+        """``date_created`` (RFC 2822) as epoch seconds."""
+        try:
+            return email.utils.parsedate_to_datetime(self.date_created or "").timestamp()
+        except (TypeError, ValueError):
+            return None
 
     def as_send_result(self) -> SendResult:
         return SendResult(
@@ -180,10 +190,12 @@ class CompatibilityApi:
         to: str | None = None,
         from_number: str | None = None,
         status: str | None = None,
+        sent_after: str | None = None,
         page_size: int = 50,
     ) -> Call[Page[SignalWireMessage]]:
+        """Newest first; ``sent_after`` is a UTC day, ``YYYY-MM-DD`` (the API filters by day)."""
         params: dict[str, Any] = {"PageSize": page_size}
-        for key, value in (("To", to), ("From", from_number), ("Status", status)):
+        for key, value in (("To", to), ("From", from_number), ("Status", status), ("DateSent>", sent_after)):
             if value:
                 params[key] = value
         return self._page(f"{self.messages_path}.json", {"params": params})
@@ -209,14 +221,14 @@ class CompatibilityApi:
         status = response.status_code
         payload = _error_payload(response)
         code = payload.get("code")
-        text = payload.get("message") or response.reason_phrase
+        text = sentence(payload.get("message") or response.reason_phrase)
         common: dict[str, Any] = {"code": code, "http_status": status, "details": payload}
-        where = f"space {self.credentials.http_base}, project {self.credentials.project_id}"
+        where = f"{self.credentials.source} (space {self.credentials.http_base}, project {self.credentials.project_id})"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 401:
             return AuthenticationError(
                 f"SignalWire rejected the credentials while trying to {action} (HTTP 401, code {code or 20003}: "
-                f"{text}). Check the connection's Project ID (login) and API Token (password) for {where}, "
+                f"{text}). Check the Project ID (login) and API Token (password) of {where}, "
                 "and that the token has the Messaging scope.",
                 service="signalwire", **common,
             )  # fmt: skip
@@ -237,7 +249,7 @@ class CompatibilityApi:
         if status == 404:
             return ConfigurationError(
                 f"SignalWire answered 404 while trying to {action}: {text}. Check the Space URL (host) and "
-                f"Project ID (login) of the connection ({where}).",
+                f"Project ID (login) of {where}.",
                 service="signalwire", **common,
             )  # fmt: skip
         common.pop("code")
@@ -260,8 +272,8 @@ class CompatibilityApi:
             return _outcome_unknown(exc, call.action)
         return ServiceUnavailableError(
             f"Could not reach SignalWire at {self.credentials.http_base} to {call.action}: "
-            f"{exc.__class__.__name__}: {exc}. Check the Space URL (host) or base URL of the connection and "
-            "the network.",
+            f"{exc.__class__.__name__}: {sentence(exc)}. Check the Space URL (host) or base URL of "
+            f"{self.credentials.source} and the network.",
             service="signalwire",
         )
 
@@ -307,7 +319,7 @@ class SignalWireRestClient:
 
     def list_messages(self, *, limit: int | None = None, **filters: Any) -> Iterator[SignalWireMessage]:
         """Messages, newest first, following ``next_page_uri`` until ``limit`` or the last page;
-        ``filters``: ``to``, ``from_number``, ``status``, ``page_size``."""
+        ``filters``: ``to``, ``from_number``, ``status``, ``sent_after``, ``page_size``."""
         for seen, message in enumerate(self.session.pages(self.api.list_messages(**filters)), start=1):
             yield message
             if limit is not None and seen >= limit:

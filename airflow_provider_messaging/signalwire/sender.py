@@ -26,6 +26,10 @@ def checked_sender(from_number: str | None, conn_id: str) -> str:
     return normalize_e164(from_number, "from_number")
 
 
+RECONCILE_LOOKBACK = 50  # messages to one recipient from one sender read when looking one up
+CLOCK_SKEW = 5.0  # seconds SignalWire's clock may run behind ours
+
+
 @dataclass(frozen=True)
 class Sms:
     """What goes to each recipient: the sender, the text and the media, already checked."""
@@ -65,6 +69,22 @@ class RestSender:
             item.recipient, sms.sender, sms.body, sms.media, self.status_callback
         )
         return message.as_send_result()
+
+    async def reconcile(self, item: PreparedSend[Sms], since: float) -> SendResult | None:
+        """The message this send created, if SignalWire has one: same To, From and body, created since
+        the attempt began (the message list, newest first)."""
+        sms = item.payload
+        day_before = time.strftime("%Y-%m-%d", time.gmtime(since - 86400))  # the list filters by UTC day
+        messages = self.next_client().list_messages(
+            to=item.recipient, from_number=sms.sender, sent_after=day_before, limit=RECONCILE_LOOKBACK
+        )
+        async for message in messages:
+            created = message.created_at
+            if created is not None and created < since - CLOCK_SKEW:
+                break  # newest first: nothing older can be this send
+            if (message.body or None) == (sms.body or None):
+                return message.as_send_result()
+        return None
 
 
 class RelaySender:

@@ -28,6 +28,7 @@ from ..core.errors import (
     PermanentError,
     RateLimitedError,
     ServiceUnavailableError,
+    sentence,
 )
 from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
 from ..core.retry import RetryPolicy, parse_retry_after
@@ -191,10 +192,12 @@ class CloudApi:
         details = error_data.get("details") if isinstance(error_data, dict) else error_data
         trace = error.get("fbtrace_id")
         text = (
-            f"WhatsApp refused to {action} (HTTP {response.status_code}, code {code}): {error.get('message')}"
-            f"{f' — {details}' if details else ''}. {WHATSAPP_ERRORS.describe(code)}."
-            f"{f' (fbtrace_id {trace})' if trace else ''}"
+            f"WhatsApp refused to {action} (HTTP {response.status_code}, code {code}): "
+            f"{sentence(error.get('message'))}{f' — {sentence(details)}' if details else ''}. "
+            f"{WHATSAPP_ERRORS.describe(code)}.{f' (fbtrace_id {trace})' if trace else ''}"
         )
+        if response.status_code == 401 or isinstance(WHATSAPP_ERRORS.error(code, ""), AuthenticationError):
+            text += f" Check the access token (password) of {self.credentials.source}."
         common: dict[str, Any] = {"http_status": response.status_code, "details": error}
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         entry, flagged = WHATSAPP_ERRORS.get(code), error.get("is_transient")
@@ -205,11 +208,10 @@ class CloudApi:
         if flagged is False and entry and entry.retryable and entry.kind is not RateLimitedError:
             return PermanentError(text, service="whatsapp", code=code, **common)
         if response.status_code == 401 and code not in WHATSAPP_ERRORS:
-            return AuthenticationError(text + " Check the connection's access token.", service="whatsapp", code=code,
-                                       **common)  # fmt: skip
+            return AuthenticationError(text, service="whatsapp", code=code, **common)
         if response.status_code == 404 and str(code) == "100":
             return ConfigurationError(
-                text + " Check the connection's phone number id / WABA id.",
+                text + f" Check the phone number id and WABA id of {self.credentials.source}.",
                 service="whatsapp",
                 code=code,
                 **common,
@@ -225,7 +227,9 @@ class CloudApi:
         error = self.error_for(response, call.action)
         if error is not None:
             raise error
-        text = f"WhatsApp failed to {call.action} (HTTP {response.status_code}): {response.text[:200]}"
+        text = (
+            f"WhatsApp failed to {call.action} (HTTP {response.status_code}): {sentence(response.text[:200])}"
+        )
         if response.status_code >= 500 or response.status_code == 429:
             if self._sends_a_message(call) and response.status_code not in (429, 503):
                 raise OutcomeUnknownError(
@@ -248,7 +252,8 @@ class CloudApi:
                 service="whatsapp",
             )
         return ServiceUnavailableError(
-            f"Could not reach WhatsApp at {self.credentials.http_base} to {call.action}: {type(exc).__name__}: {exc}",
+            f"Could not reach WhatsApp at {self.credentials.http_base} to {call.action}: {type(exc).__name__}: "
+            f"{sentence(exc)}. Check the base URL (extra base_url) of {self.credentials.source} and the network.",
             service="whatsapp",
         )
 

@@ -58,6 +58,15 @@ def test_delivered_sms_releases_the_gate(airflow_db, signalwire_conn):
     assert message["body"].startswith("Nightly load for ")  # the template was rendered
 
 
+def test_a_manual_run_without_a_logical_date_sends_too(airflow_db, signalwire_conn):
+    """Airflow 3 triggers manual runs without a logical date: the example's text must not need one."""
+    httpx.post(f"{signalwire_conn.url}/_sandbox/reset").raise_for_status()
+    run = gate_dag().test(logical_date=None, run_conf={"to": "+15550001001"})
+    assert run.state == "success", states(run)
+    (message,) = sandbox_messages(signalwire_conn)
+    assert message["body"].startswith(f"Nightly load for {run.run_after:%Y-%m-%d} finished")
+
+
 def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_conn):
     run = gate_dag().test(run_conf={"to": "+15550001003", "on_call": "+15550001001"})
     assert run.state == "failed"
