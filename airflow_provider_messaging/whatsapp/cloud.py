@@ -85,6 +85,22 @@ class MediaInfo:
             )
 
 
+class Received:
+    """A download's chunks, passed on to ``write`` while their size and SHA-256 are counted."""
+
+    def __init__(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        self.info, self.write = info, write
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.write(chunk)
+
+    def verify(self) -> None:
+        self.info.verify(self.size, self.digest.hexdigest())
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json())
 
@@ -306,19 +322,17 @@ class WhatsAppCloudClient:
     def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
         """Stream the file ``get_media`` described to ``write`` in chunks, then check its size and
         SHA-256 (a failed check raises after the chunks were written: the caller drops them)."""
-        call, digest, size = self.api.download(info), hashlib.sha256(), 0
+        call, received = self.api.download(info), Received(info, write)
         try:
             with self.session.http.stream(call.method, call.path) as response:
                 if not response.is_success:
                     response.read()
                     self.api.check(response, call)
                 for chunk in response.iter_bytes():
-                    digest.update(chunk)
-                    size += len(chunk)
-                    write(chunk)
+                    received(chunk)
         except httpx.HTTPError as exc:
             raise self.api.transport_error(exc, call) from exc
-        info.verify(size, digest.hexdigest())
+        received.verify()
 
 
 class AsyncWhatsAppCloudClient:
@@ -366,16 +380,14 @@ class AsyncWhatsAppCloudClient:
         return await self.session(self.api.get_media(media_id))
 
     async def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
-        call, digest, size = self.api.download(info), hashlib.sha256(), 0
+        call, received = self.api.download(info), Received(info, write)
         try:
             async with self.session.http.stream(call.method, call.path) as response:
                 if not response.is_success:
                     await response.aread()
                     self.api.check(response, call)
                 async for chunk in response.aiter_bytes():
-                    digest.update(chunk)
-                    size += len(chunk)
-                    write(chunk)
+                    received(chunk)
         except httpx.HTTPError as exc:
             raise self.api.transport_error(exc, call) from exc
-        info.verify(size, digest.hexdigest())
+        received.verify()
