@@ -92,6 +92,13 @@ SCENARIOS = [
         reply=("+15550002001", "YES"),
     ),
     Scenario(
+        "A generated PDF report, uploaded once and sent as a document to a user known only by "
+        "business-scoped user id (magic US.15550002008), gated on delivery",
+        "whatsapp_pdf_report",
+        {"to": "US.15550002008", "report_dir": "file://{AIRFLOW_HOME}/reports/"},
+        "success",
+    ),
+    Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
         "notify_on_failure",
         {"fail": True, "on_call": "+15550001001"},
@@ -223,11 +230,12 @@ def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> b
     print(f"\n=== {scenario.title}")
     before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
     with replying(sandbox_url, scenario.reply):
+        conf = json.loads(json.dumps(scenario.conf).replace("{AIRFLOW_HOME}", env["AIRFLOW_HOME"]))
         if scenario.logical_date:
-            result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
+            result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(conf))
         else:
             result = subprocess.run(
-                [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=scenario.conf,
+                [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=conf,
                                                               path=str(REPO / "example_dags" / f"{scenario.dag_id}.py"))],
                 env=env, text=True, capture_output=True, check=False,
             )  # fmt: skip
@@ -273,9 +281,9 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         meaning = f"\n      <- {describe(code)}" if code else ""
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
-        body = (m["body"] or "")[:40]
+        body = (m["body"] or " ".join(m["media"]) or "")[:40]
         service = f"relay:{m['relay_context']}" if m.get("relay_context") else m["service"]
-        print(f"  {service:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
+        print(f"  {service:<10} {m['to']:<14} {final:<11} {body!r}  reported: {reported}{meaning}")
 
 
 def main() -> int:

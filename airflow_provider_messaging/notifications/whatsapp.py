@@ -25,7 +25,7 @@ class WhatsAppNotifier(MessagingNotifier):
     naming the error code and what to do (e.g. 131047: send a template). Every recipient is tried
     first; inside a task's callback each recipient gets a given notification once per try.
 
-    :param to: one E.164 number or a list.
+    :param to: one recipient or a list: E.164 numbers and business-scoped user ids alike.
     :param text: the text (Jinja); default: a failure text naming the DAG, task, try and log URL.
     :param template_name: send this approved template instead of ``text``.
     :param language: the template's language code.
@@ -56,11 +56,11 @@ class WhatsAppNotifier(MessagingNotifier):
 
     def build(self) -> tuple[list[str], Message]:
         """Recipients and message, checked before any request."""
-        from ..core.phone import normalize_recipients
         from ..whatsapp.messages import Text
+        from ..whatsapp.recipients import whatsapp_recipients
         from ..whatsapp.sender import template_message
 
-        recipients = normalize_recipients(self.to, "to")
+        recipients = whatsapp_recipients(self.to, "to")
         if self.template_name:
             return recipients, template_message(self.template_name, self.language, self.body_parameters)
         return recipients, Text(self.text or "")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..core.engine import PreparedSend, Sender
     from ..core.report import SendReport
     from ..core.rows import Row
+    from ..whatsapp.messages import Media
     from ..whatsapp.sender import TemplateRows
 
 
@@ -267,7 +268,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
 class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     """Send an approved WhatsApp template to every row of a list, an XCom or a CSV file, once each.
 
-    Each row is a number or a mapping with a ``to`` column and the row's parameters:
+    Each row is a recipient (a phone number or a business-scoped user id such as
+    ``US.13491208655302741918``) or a mapping with a ``to`` column and the row's parameters:
 
     - a ``parameters`` value (a list for positional templates, a mapping for named ones), as in
       rows from an XCom; or
@@ -294,6 +296,9 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         parameter name to column for named templates.
     :param header_text: the header's text parameter; ``{column}`` placeholders allowed.
     :param header_media: a media header, e.g. ``{"type": "document", "link": "https://.../a.pdf"}``.
+    :param media_path: the media header's file instead (a local path, an ``ObjectStoragePath`` or
+        its URL): uploaded once, after the template check, and sent by the same media id to every row.
+    :param media_kind: the header's kind when the file's type does not say it.
     :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 0, "value": "{order}"}]``.
     :param check_template: set False to skip the pre-flight check.
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
@@ -307,7 +312,7 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     default_rate = 80.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "template_name", "language", "parameter_columns", "header_text",
-        "header_media", "buttons", "correlation_id", "whatsapp_conn_id", "dedupe_key",
+        "header_media", "media_path", "buttons", "correlation_id", "whatsapp_conn_id", "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"recipients": "json", "header_media": "json", "buttons": "json"}
     ui_color = "#dcf8c6"
@@ -320,6 +325,8 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         parameter_columns: Sequence[str] | Mapping[str, str] | None = None,
         header_text: str | None = None,
         header_media: Mapping[str, Any] | None = None,
+        media_path: Any = None,
+        media_kind: str | None = None,
         buttons: Sequence[Mapping[str, Any]] = (),
         check_template: bool = True,
         correlation_id: str | None = None,
@@ -332,6 +339,8 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         self.parameter_columns = parameter_columns
         self.header_text = header_text
         self.header_media = header_media
+        self.media_path = media_path
+        self.media_kind = media_kind
         self.buttons = buttons
         self.check_template = check_template
         self.correlation_id = correlation_id
@@ -345,9 +354,19 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         return super().execute(context)
 
     def before_sending(self) -> None:
+        from ..core.errors import ValidationError
+        from ..hooks.whatsapp import storage_path
+        from ..whatsapp.media import TEMPLATE_HEADER_KINDS, media_file
         from ..whatsapp.sender import TemplateRows
         from ..whatsapp.templates import check_template, find_template
 
+        media = None
+        if self.media_path is not None:
+            if self.header_media:
+                raise ValidationError(
+                    "media_path", "both media_path and header_media given", "A template has one header"
+                )
+            media = media_file(storage_path(self.media_path), self.media_kind, allowed=TEMPLATE_HEADER_KINDS)
         self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id, timeout=self.request_timeout)
         templates = None
         if not self.check_template:
@@ -366,10 +385,24 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
 
                 check_template(Template(info.name, info.language), info)  # raises: names the status
             self.log.info("Template %s (%s) is %s", info.name, info.language, info.status)
+            if media is not None and info.header_kind() != media.kind:  # before the upload, not per row
+                raise ValidationError(
+                    "media_path", f"template {info.name!r} needs a {info.header_kind() or 'no'} header, "
+                    f"and {media.filename} is sent as {media.kind}", "Pass the file its header takes",
+                )  # fmt: skip
+        header: Mapping[str, Any] | Media | None = self.header_media
+        if media is not None:
+            header = self.hook.upload(media)  # one upload, sent by its id to every row
+            self.hook.close()
         self._rows: TemplateRows = TemplateRows(
             self.template_name, self.language, parameter_columns=self.parameter_columns,
-            header_text=self.header_text, header_media=self.header_media, buttons=self.buttons, templates=templates,
+            header_text=self.header_text, header_media=header, buttons=self.buttons, templates=templates,
         )  # fmt: skip
+
+    def recipient(self, row: Row) -> str:
+        from ..whatsapp.recipients import whatsapp_recipient
+
+        return whatsapp_recipient(row.values.get(self.to_column), f"{self.to_column} (row {row.number})")
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
         return self._rows.prepare(row, self.recipient(row))

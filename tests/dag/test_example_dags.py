@@ -249,3 +249,23 @@ def test_relay_send_is_gated_from_its_state_events(airflow_db, signalwire_conn, 
         "run:"
     )
     assert [h["status"] for h in sent[0]["history"]] == ["queued", "initiated", "sent", "delivered"]
+
+
+def test_a_generated_pdf_is_sent_to_a_user_id_and_gated_on_delivery(
+    airflow_db, whatsapp_env, trigger_runs, tmp_path
+):
+    dag = importlib.import_module("example_dags.whatsapp_pdf_report").dag
+    run = dag.test(run_conf={"to": "US.15550002008", "report_dir": f"file://{tmp_path}/reports/"})
+    assert run.state == "success", states(run)
+    assert states(run) == {
+        "render_report": "success",
+        "send_report": "success",
+        "wait_for_delivery": "success",
+    }
+    assert len(trigger_runs) == 1  # the gate deferred and resumed to success
+    (sent,) = [m for m in sandbox_messages(whatsapp_env) if m["service"] == "whatsapp"]
+    assert sent["payload"]["recipient"] == "US.15550002008" and sent["payload"]["type"] == "document"
+    (report,) = (tmp_path / "reports").iterdir()
+    assert sent["payload"]["document"]["filename"] == report.name and report.read_bytes().startswith(
+        b"%PDF-1.4"
+    )
