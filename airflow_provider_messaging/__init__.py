@@ -89,7 +89,8 @@ def get_provider_info() -> dict[str, Any]:
         "connection-types": [_signalwire_connection_type(), _whatsapp_connection_type()],
         "config": {
             "messaging": {
-                "description": "Where the messaging provider keeps delivery states and inbound messages.",
+                "description": "Where the messaging provider keeps delivery states and inbound messages, "
+                "and which phone numbers count as test numbers.",
                 "options": {
                     "store_url": {
                         "description": "SQLAlchemy URL of the status store. Empty: a SQLite file "
@@ -101,7 +102,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "postgresql+psycopg://airflow:secret@db:5432/airflow",
                         "default": "",
                         "sensitive": True,
-                    }
+                    },
+                    "test_number_prefixes": {
+                        "description": "Comma-separated number prefixes that are test ranges: numbers "
+                        "starting with one are checked for their length only, not against the numbering "
+                        "plan. The default +1555 is the North American area code that was never assigned "
+                        "(the sandbox's magic numbers). Empty: every number must be valid.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "+1555,+447700900",
+                        "default": "+1555",
+                    },
                 },
             }
         },
@@ -136,6 +147,13 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "'blade' (the older one of the signalwire 2.x SDKs).",
                 "schema": {**text, "enum": ["signalwire", "blade", None], "default": "signalwire"},
             },
+            "status_callback": {
+                "label": "Status callback URL",
+                "description": "Where SignalWire reports every status change: the webhook receiver's route for this "
+                "connection, e.g. https://airflow.example.com/messaging/signalwire/signalwire_default. Sends "
+                "that name no status_callback use it.",
+                "schema": {**text, "format": "url"},
+            },
             "base_url": {
                 "label": "Base URL override",
                 "description": "Send every request here instead of the Space, e.g. http://127.0.0.1:8787 "
@@ -154,6 +172,7 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "from_number": "+15551230001",
                 "context": "airflow",
                 "relay_protocol": "signalwire",
+                "status_callback": "https://airflow.example.com/messaging/signalwire/signalwire_default",
                 "base_url": "http://127.0.0.1:8787",
             },
         },

@@ -34,6 +34,7 @@ async def asend_rows(
     on_unknown: str = "skip",
     force_resend: bool = False,
     ledger_purpose: str = "",
+    dedupe_key: str | None = None,
     log: Any = None,
     **engine_options: Any,
 ) -> SendReport:
@@ -41,13 +42,20 @@ async def asend_rows(
     from .store.ledger import open_ledger
 
     ledger = open_ledger(
-        context, service, force_resend=force_resend, on_unknown=on_unknown, purpose=ledger_purpose
-    )
+        context, service, force_resend=force_resend, on_unknown=on_unknown, purpose=ledger_purpose,
+        dedupe_key=dedupe_key,
+    )  # fmt: skip
     if log is not None:
         if ledger is None:
             log.info("No task run in the context: sends are not recorded in the send ledger")
         else:
-            log.info("Send ledger: %s (try %d)", ledger.store.describe(), ledger.scope.try_number)
+            once_per = f"key {ledger.scope.dedupe_key!r}" if ledger.scope.dedupe_key else "this task run"
+            log.info(
+                "Send ledger: %s (try %d; once per %s)",
+                ledger.store.describe(),
+                ledger.scope.try_number,
+                once_per,
+            )
     async with open_sender(concurrency) as sender:
         engine = SendEngine(
             prepare=prepare,

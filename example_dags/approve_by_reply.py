@@ -26,7 +26,7 @@ with DAG(
     ask = WhatsAppSendMessageOperator(
         task_id="ask_approver",
         to="{{ params.approver }}",
-        text="The {{ ds }} report is ready. Reply YES to publish it.",
+        text="The {{ dag_run.run_after | ds }} report is ready. Reply YES to publish it.",
     )
 
     wait_for_yes = WhatsAppMessageReceivedSensor(

@@ -32,7 +32,7 @@ with DAG(
     send_sms = SignalWireSendMessageOperator(
         task_id="send_sms",
         to="{{ params.to }}",
-        body="Nightly load for {{ ds }} finished. Reply STOP to opt out.",
+        body="Nightly load for {{ dag_run.run_after | ds }} finished. Reply STOP to opt out.",
     )
 
     wait_for_delivery = SignalWireMessageSensor(

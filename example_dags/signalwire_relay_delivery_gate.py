@@ -28,7 +28,7 @@ with DAG(
     send = SignalWireSendMessageOperator(
         task_id="send_over_relay",
         to="{{ params.to }}",
-        body="Backup of {{ ds }} finished.",
+        body="Backup of {{ dag_run.run_after | ds }} finished.",
         api="relay",
         context="office",
         tags=["dag:{{ dag.dag_id }}", "run:{{ run_id }}"],

@@ -32,7 +32,7 @@ with DAG(
         to="{{ params.to }}",
         template_name="weekly_report",
         language="en_US",
-        body_parameters=["{{ params.team }}", "the week of {{ ds }}"],
+        body_parameters=["{{ params.team }}", "the week of {{ dag_run.run_after | ds }}"],
     )
 
     wait_for_delivery = WhatsAppMessageSensor(

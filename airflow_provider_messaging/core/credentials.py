@@ -5,7 +5,8 @@ No Airflow import: the hooks and the webhook receiver hand over the connection's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import ConfigurationError
@@ -18,6 +19,20 @@ def extra_value(extras: Mapping[str, Any], conn_type: str, name: str) -> Any:
         if value not in (None, ""):
             return value
     return None
+
+
+def named_after(conn_id: str | None) -> str:
+    """How error texts name where credentials come from."""
+    return f"connection {conn_id!r}" if conn_id else "the connection"
+
+
+@contextmanager
+def in_connection(conn_id: str) -> Iterator[None]:
+    """A problem found while reading a connection names it: ``connection 'x': API Token ... is empty``."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{named_after(conn_id)}: {exc}") from None
 
 
 def checked(value: Any, label: str, *, required: str | None = None) -> str | None:

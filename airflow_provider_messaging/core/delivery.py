@@ -7,7 +7,7 @@ One implementation for the poke-mode sensors and their deferrable triggers: both
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,10 +103,19 @@ class DeliveryGate:
         """How many of ``total`` messages must succeed."""
         return min(total, max(1, math.ceil(self.min_success_fraction * total - 1e-9))) if total else 0
 
-    def evaluate(self, message_ids: Iterable[str], observed: Mapping[str, Observation]) -> Verdict:
-        """Passed once enough messages succeeded; failed as soon as too many failed for that to happen."""
+    def evaluate(
+        self,
+        message_ids: Iterable[str],
+        observed: Mapping[str, Observation],
+        unreached: Sequence[Observation] = (),
+    ) -> Verdict:
+        """Passed once enough messages succeeded; failed as soon as too many failed for that to happen.
+
+        ``unreached`` are recipients the sender tried and did not reach (refused, or outcome unknown):
+        they count in the total and as failures, so a share is a share of everyone the send was for.
+        """
         ids = list(message_ids)
-        failed: list[Observation] = []
+        failed: list[Observation] = list(unreached)
         pending: list[str] = []
         succeeded = 0
         for message_id in ids:
@@ -117,17 +126,22 @@ class DeliveryGate:
                 failed.append(obs)
             else:
                 succeeded += 1
-        required = self.required(len(ids))
+        total = len(ids) + len(unreached)
+        required = self.required(total)
         passed = succeeded >= required
-        done = passed or len(failed) > len(ids) - required
+        done = passed or len(failed) > total - required
         return Verdict(done, passed, failed, pending, succeeded, required)
 
     def on_timeout(
-        self, message_ids: Iterable[str], observed: Mapping[str, Observation], pass_if_sent: bool
+        self,
+        message_ids: Iterable[str],
+        observed: Mapping[str, Observation],
+        pass_if_sent: bool,
+        unreached: Sequence[Observation] = (),
     ) -> Verdict:
         """The final word when time is up. With ``pass_if_sent``, a message that reached ``sent``
         (and did not fail) counts as a success: MMS and Relay sends may never get a receipt."""
-        verdict = self.evaluate(message_ids, observed)
+        verdict = self.evaluate(message_ids, observed, unreached)
         if verdict.passed or not pass_if_sent:
             return Verdict(True, verdict.passed, verdict.failed, verdict.pending, verdict.succeeded_count,
                            verdict.required, timed_out=True)  # fmt: skip
@@ -142,6 +156,43 @@ class DeliveryGate:
                        verdict.required, timed_out=True)  # fmt: skip
 
 
+NOT_SENT = "(not sent)"  # the message id of a recipient the send never reached
+
+
+def _not_sent(to: str | None, code: str | None, reason: str) -> Observation:
+    return Observation(NOT_SENT, MessageState.FAILED, "not sent", to, code, reason, reason)
+
+
+def unreached_from_report(report: Mapping[str, Any] | None) -> list[Observation]:
+    """The recipients a broadcast's report says it tried and did not reach (refused, or outcome
+    unknown), as settled failures. The report names up to 100 of each; the rest are counted."""
+    if not report:
+        return []
+    refused = list(report.get("failures") or [])
+    unknown = list(report.get("unknown_recipients") or [])
+    named = [_not_sent(f.get("to"), f.get("code"), str(f.get("error"))) for f in refused]
+    named += [_not_sent(to, None, "outcome unknown: the request left and no answer came") for to in unknown]
+    more_refused = max(int(report.get("failed") or 0) - len(refused), 0)
+    more_unknown = max(int(report.get("unknown") or 0) - len(unknown), 0)
+    # one shared entry per kind for those not named: a large broadcast costs a reference each
+    return (
+        named
+        + [_not_sent(None, None, "refused (the broadcast's report counts it)")] * more_refused
+        + [_not_sent(None, None, "outcome unknown (the broadcast's report counts it)")] * more_unknown
+    )
+
+
+def compact_report(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What a gate needs of a broadcast's report (bounded: the examples and the counts)."""
+    if not report:
+        return None
+    keys = ("failures", "unknown_recipients", "failed", "unknown")
+    return {k: report.get(k) for k in keys} if report.get("failed") or report.get("unknown") else None
+
+
+SUMMARY_LINES = 50  # failures named one per line in a gate's error; the rest are counted
+
+
 def failure_summary(failed: list[Observation], total: int, required: int | None = None) -> str:
     lines = [f"{len(failed)} of {total} message(s) reached a failure state:"]
     if required is not None and required < total:
@@ -149,9 +200,11 @@ def failure_summary(failed: list[Observation], total: int, required: int | None 
             f"{len(failed)} of {total} message(s) reached a failure state, so fewer than the required "
             f"{required} can succeed:"
         )
-    for obs in failed:
+    for obs in failed[:SUMMARY_LINES]:
         meaning = obs.error_meaning or obs.error_message or "no error code given"
         lines.append(f"  {obs.message_id} to {obs.recipient or '?'} is {obs.state.value}: {meaning}")
+    if len(failed) > SUMMARY_LINES:
+        lines.append(f"  ... and {len(failed) - SUMMARY_LINES} more (the XCom report lists them)")
     return "\n".join(lines)
 
 
@@ -162,10 +215,18 @@ class DeliveryTracker:
     :meth:`verdict`; :meth:`report` is the JSON-safe result (XCom or trigger event).
     """
 
-    def __init__(self, message_ids: Iterable[str], gate: DeliveryGate) -> None:
+    def __init__(
+        self, message_ids: Iterable[str], gate: DeliveryGate, send_report: Mapping[str, Any] | None = None
+    ) -> None:
         self.message_ids = list(dict.fromkeys(message_ids))
         self.gate = gate
         self.observed: dict[str, Observation] = {}
+        self.unreached = unreached_from_report(send_report)  # a broadcast's rows it did not reach
+
+    @property
+    def total(self) -> int:
+        """Everyone the gated send was for: the messages, and the recipients it did not reach."""
+        return len(self.message_ids) + len(self.unreached)
 
     def pending(self) -> list[str]:
         return [
@@ -178,7 +239,10 @@ class DeliveryTracker:
         self.observed.update(found)
 
     def verdict(self) -> Verdict:
-        return self.gate.evaluate(self.message_ids, self.observed)
+        return self.gate.evaluate(self.message_ids, self.observed, self.unreached)
+
+    def on_timeout(self, pass_if_sent: bool) -> Verdict:
+        return self.gate.on_timeout(self.message_ids, self.observed, pass_if_sent, self.unreached)
 
     def report(self, verdict: Verdict | None = None) -> dict[str, Any]:
         """JSON-safe summary: counts per state, the failures with their codes, every message."""
@@ -191,11 +255,12 @@ class DeliveryTracker:
             outcome = "timed_out" if verdict.timed_out else "failed"
         return {
             "outcome": outcome,
-            "total": len(self.message_ids),
+            "total": self.total,
             "required": verdict.required,
             "succeeded": verdict.succeeded_count,
             "counts": self.counts(),
             "failed": [{"id": o.message_id, **o.as_dict()} for o in verdict.failed],
+            "not_reached": len(self.unreached),
             "messages": {i: self.observed[i].as_dict() for i in self.message_ids if i in self.observed},
         }
 
@@ -209,6 +274,6 @@ class DeliveryTracker:
 
     def timeout_summary(self, verdict: Verdict) -> str:
         return (
-            f"Timed out: {verdict.succeeded_count} of {len(self.message_ids)} message(s) succeeded, "
+            f"Timed out: {verdict.succeeded_count} of {self.total} message(s) succeeded, "
             f"{verdict.required} needed; states {self.counts()}"
         )

@@ -47,6 +47,7 @@ P = TypeVar("P")
 T = TypeVar("T")
 log = logging.getLogger("airflow_provider_messaging.send")
 RECIPIENT_WAIT_CAP = 60.0  # seconds one recipient waits at most after a rate limit on it
+MAX_RECONCILED = 1000  # sends in doubt looked up at the service per run (one request each)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,12 @@ class PreparedSend(Generic[P]):
 
 
 class Sender(Protocol[P]):
-    """How one service sends one prepared message: one request, no retries of its own."""
+    """How one service sends one prepared message: one request, no retries of its own.
+
+    A sender may also have ``async def reconcile(self, item, since) -> SendResult | None``: look the
+    message up at the service (a send attempted at ``since`` whose answer was lost) and return it
+    when the service has it. The engine asks once for every send whose outcome stayed unknown.
+    """
 
     recipient_interval: float  # seconds between two messages to one recipient (0: no such limit)
 
@@ -170,6 +176,7 @@ class SendEngine(Generic[P]):
         self.log = logger or log
         self.report = SendReport(results=[] if keep_results else None, errors=[] if keep_results else None)
         self._stop: MessagingError | None = None
+        self._in_doubt: list[tuple[PreparedSend[P], str | None, float]] = []  # (send, ledger key, when)
         inline = ledger is not None and ledger.writes_are_local
         self._claims = _GroupCommit(self._claim_group, inline=inline)
         self._outcomes = _GroupCommit(self._record_group, inline=inline)
@@ -223,6 +230,7 @@ class SendEngine(Generic[P]):
                 await queue.put(None)
             results = await asyncio.gather(*workers, return_exceptions=True)
             progress.cancel()
+            await self._reconcile()
             await self._claims.flush()
             await self._outcomes.flush()
             self.report.elapsed = time.monotonic() - started
@@ -272,7 +280,30 @@ class SendEngine(Generic[P]):
                 )
                 self.report.add_unknown(item.recipient)
 
+    async def _reconcile(self) -> None:
+        """Ask the service about sends whose answer was lost; the ones it has count as accepted."""
+        reconcile = getattr(self.sender, "reconcile", None)
+        if reconcile is None or not self._in_doubt:
+            return
+        for item, key, since in self._in_doubt[:MAX_RECONCILED]:
+            try:
+                found = await reconcile(item, since)
+            except Exception as exc:  # best effort: the send stays in doubt, as it was
+                self.log.warning("Could not look up the send to %s at the service: %s", item.recipient, exc)
+                continue
+            if found is not None:
+                self.log.info(
+                    "The send to %s whose answer was lost was accepted: %s", item.recipient, found.message_id
+                )
+                self._record(key, EntryState.ACCEPTED, found.message_id)
+                self.report.add_reconciled(found)
+        if len(self._in_doubt) > MAX_RECONCILED:
+            self.log.warning("%d sends in doubt were not looked up (at most %d are)", len(self._in_doubt) - MAX_RECONCILED,
+                             MAX_RECONCILED)  # fmt: skip
+
     async def _send(self, item: PreparedSend[P], key: str | None) -> None:
+        started = time.time()
+
         async def attempt() -> SendResult:
             await self.pacer.wait(item.recipient)
             self.report.requests += 1
@@ -296,6 +327,7 @@ class SendEngine(Generic[P]):
             self.log.warning("Outcome unknown for %s (row %d): %s", item.recipient, item.row, exc)
             self._record(key, EntryState.UNKNOWN, code=exc.code)
             self.report.add_unknown(item.recipient)
+            self._in_doubt.append((item, key, started))
         except MessagingError as exc:
             self.log.warning("Not sent to %s (row %d): %s", item.recipient, item.row, exc)
             self._record(key, EntryState.FAILED, code=exc.code)

@@ -24,6 +24,11 @@ class Scope(str, enum.Enum):
     EVERY_SEND = "every_send"  # every further send would meet it too
 
 
+def sentence(text: object) -> str:
+    """A service's text to put inside ours: without its own final full stop (no doubled ones)."""
+    return str(text).strip().rstrip(".")
+
+
 class MessagingError(Exception):
     """Base of every error this provider raises."""
 

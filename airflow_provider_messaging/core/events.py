@@ -58,6 +58,17 @@ class InboundMessage:
     timestamp: float
     context_id: str | None = None  # the outbound message this one answers
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
+    # what the service says beyond the common fields, e.g. WhatsApp's user_id, username and media
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def senders(self) -> frozenset[str]:
+        """Every name the sender goes by: the number, and ids such as a user id."""
+        names = {
+            self.sender,
+            *(str(self.details.get(k) or "") for k in ("wa_id", "user_id", "parent_user_id")),
+        }
+        return frozenset(n for n in names if n)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +80,7 @@ class InboundMessage:
             "text": self.text,
             "timestamp": self.timestamp,
             "context_id": self.context_id,
+            **self.details,
         }
 
 

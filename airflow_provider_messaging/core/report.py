@@ -22,6 +22,7 @@ class SendReport:
     invalid: int = 0
     failed: int = 0
     unknown: int = 0
+    reconciled: int = 0  # outcomes first unknown, then found at the service (counted in accepted)
     retryable_failed: int = 0
     not_attempted: int = 0  # rows left when an error that hits every send stopped the batch
     failed_by_code: Counter[str] = field(default_factory=Counter)
@@ -73,6 +74,14 @@ class SendReport:
         if len(self.unknown_recipients) < EXAMPLES:
             self.unknown_recipients.append(to)
 
+    def add_reconciled(self, result: SendResult) -> None:
+        """A send whose answer was lost turned out to have been accepted."""
+        self.unknown -= 1
+        self.reconciled += 1
+        if result.to in self.unknown_recipients:
+            self.unknown_recipients.remove(result.to)
+        self.add_accepted(result)
+
     def summary(self) -> str:
         parts = [
             f"{self.rows} row(s)",
@@ -81,7 +90,8 @@ class SendReport:
             f"{self.duplicates} duplicate row(s)",
             f"{self.invalid} invalid",
             f"{self.failed} failed",
-            f"{self.unknown} outcome unknown",
+            f"{self.unknown} outcome unknown"
+            + (f" ({self.reconciled} more were found at the service: accepted)" if self.reconciled else ""),
         ]
         if self.not_attempted:
             parts.append(f"{self.not_attempted} not attempted")
@@ -97,6 +107,7 @@ class SendReport:
             "invalid": self.invalid,
             "failed": self.failed,
             "unknown": self.unknown,
+            "reconciled": self.reconciled,
             "not_attempted": self.not_attempted,
             "failed_by_code": dict(self.failed_by_code),
             "invalid_rows": self.invalid_rows,

@@ -134,11 +134,13 @@ class SignalWireHook(
     async def rest_sender(
         self, concurrency: int, status_callback: str | None = None
     ) -> AsyncIterator[RestSender]:
-        """A sender for the send engine over the Compatibility REST API."""
+        """A sender for the send engine over the Compatibility REST API; ``status_callback`` defaults
+        to the connection's (the receiver's route, so statuses are pushed to the status store)."""
         from ..signalwire.sender import RestSender
 
+        callback = status_callback or (await self.aget_credentials()).status_callback
         async with self.sharded_clients(concurrency) as next_client:
-            yield RestSender(next_client, status_callback)
+            yield RestSender(next_client, callback)
 
     @asynccontextmanager
     async def native_sender(
@@ -147,7 +149,8 @@ class SignalWireHook(
         status_callback: str | None = None,
         custom_variables: Mapping[str, str] | None = None,
     ) -> AsyncIterator[NativeSender]:
-        """A sender for the send engine over the native Messaging API."""
+        """A sender for the send engine over the native Messaging API; ``status_callback`` defaults to
+        the connection's, as for :meth:`rest_sender`."""
         from ..core.http import client_shards
         from ..core.retry import NO_RETRIES
         from ..signalwire.sender import NativeSender
@@ -155,8 +158,9 @@ class SignalWireHook(
         async def make(connections: int) -> AsyncMessagingApiClient:
             return await self.get_async_messaging_api(max_connections=connections, retry_policy=NO_RETRIES)
 
+        callback = status_callback or (await self.aget_credentials()).status_callback
         async with client_shards(make, concurrency) as next_client:
-            yield NativeSender(next_client, status_callback, custom_variables)
+            yield NativeSender(next_client, callback, custom_variables)
 
     @asynccontextmanager
     async def relay_sender(

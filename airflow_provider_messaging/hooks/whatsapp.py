@@ -15,8 +15,20 @@ if TYPE_CHECKING:
     from ..core.retry import RetryPolicy
     from ..whatsapp.cloud import AsyncWhatsAppCloudClient, WhatsAppCloudClient
     from ..whatsapp.credentials import WhatsAppCredentials
+    from ..whatsapp.media import MediaFile
+    from ..whatsapp.messages import Media
     from ..whatsapp.sender import MessageSender
     from ..whatsapp.templates import TemplateInfo
+
+
+def storage_path(value: Any) -> Any:
+    """A path as given, except that ``scheme://...`` text becomes an ``ObjectStoragePath``
+    (``s3://bucket/report.pdf``, ``file:///tmp/a.pdf``), so a templated string reaches object storage."""
+    if isinstance(value, str) and "://" in value:
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(value)
+    return value
 
 
 class WhatsAppHook(MessagingHook["WhatsAppCredentials", "WhatsAppCloudClient", "AsyncWhatsAppCloudClient"]):
@@ -80,6 +92,58 @@ class WhatsAppHook(MessagingHook["WhatsAppCredentials", "WhatsAppCloudClient", "
 
         async with self.sharded_clients(concurrency) as next_client:
             yield MessageSender(next_client, reply_to=reply_to, callback_data=callback_data)
+
+    def upload_media(
+        self,
+        path: Any,
+        kind: str | None = None,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+    ) -> Media:
+        """Upload a local file or an ``ObjectStoragePath`` and return the message that sends it by id.
+
+        ``kind`` (image, audio, video, document, sticker) defaults to what the file's type implies;
+        the type and size are checked against Meta's limits for it before anything is uploaded.
+        A document keeps its file name (``filename`` overrides it). One upload serves any number
+        of sends (Meta keeps uploaded media for about 30 days).
+        """
+        from ..whatsapp.media import media_file
+
+        return self.upload(media_file(storage_path(path), kind), caption=caption, filename=filename)
+
+    def upload(self, media: MediaFile, *, caption: str | None = None, filename: str | None = None) -> Media:
+        """Upload a file already checked by :func:`~airflow_provider_messaging.whatsapp.media.media_file`."""
+        self.log.info("Uploading %s as %s", media.describe(), media.kind)
+        media_id = self.client.upload_media(media)
+        self.log.info("Uploaded %s: media id %s", media.filename, media_id)
+        return media.message(media_id, caption=caption, filename=filename)
+
+    def download_media(self, media_id: str, destination: Any) -> Any:
+        """Download a received file (``GET /{media-id}``, then its URL with the token) to a local
+        path or an ``ObjectStoragePath``; a destination ending in ``/`` (or an existing directory)
+        gets ``<media id><extension>``. The file is streamed, checked against the size and SHA-256
+        Meta gives (a file that fails the check is removed) and the path written is returned."""
+        from pathlib import Path
+
+        from ..whatsapp.media import extension_for
+
+        info = self.client.get_media(media_id)
+        target = storage_path(destination)
+        if not hasattr(target, "open"):
+            target = Path(target)
+        if str(destination).endswith("/") or target.is_dir():
+            target = target / f"{media_id}{extension_for(info.mime_type)}"
+        if isinstance(target, Path) or getattr(target, "protocol", None) in ("file", "local"):
+            target.parent.mkdir(parents=True, exist_ok=True)  # buckets have no folders to make
+        try:
+            with target.open("wb") as handle:
+                self.client.download(info, handle.write)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        self.log.info("Downloaded media %s (%s) to %s", media_id, info.mime_type, target)
+        return target
 
     def templates(self) -> list[TemplateInfo]:
         """Every template of the WABA, fetched once per hook (so once per task run)."""

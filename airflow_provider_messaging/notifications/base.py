@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
@@ -25,11 +27,24 @@ class MessagingNotifier(BaseNotifier):
     def notify(self, context: Context) -> None:
         from ..core.engine import run_blocking
 
-        hook = self.make_hook()
-        hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
-        run_blocking(lambda: self.send(context, hook))
+        with self._said_when_it_fails():
+            hook = self.make_hook()
+            hook.credentials  # noqa: B018 - read here, in the caller's thread, where the connection API is
+            run_blocking(lambda: self.send(context, hook))
 
     async def async_notify(self, context: Context) -> None:
-        hook = self.make_hook()
-        await hook.aget_credentials()
-        await self.send(context, hook)
+        with self._said_when_it_fails():
+            hook = self.make_hook()
+            await hook.aget_credentials()
+            await self.send(context, hook)
+
+    @contextmanager
+    def _said_when_it_fails(self) -> Iterator[None]:
+        """Airflow reports a failed callback only as "Failed to run task callback": say why first."""
+        from ..core.errors import MessagingError
+
+        try:
+            yield
+        except MessagingError as exc:
+            self.log.error("%s: the notification was not sent: %s", type(self).__name__, exc)
+            raise

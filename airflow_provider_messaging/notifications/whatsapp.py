@@ -20,11 +20,12 @@ class WhatsAppNotifier(MessagingNotifier):
 
     Free-form ``text`` reaches people only inside the 24-hour window after they wrote to the
     business; for on-call alerts that must always arrive, give an approved ``template_name`` (with
-    ``language`` and ``body_parameters``, which are Jinja templates too). A failed send raises,
+    ``language`` and ``body_parameters``, which are Jinja templates too). With a WABA id on the
+    connection the template is checked before anything is sent, as the operators do. A failed send raises,
     naming the error code and what to do (e.g. 131047: send a template). Every recipient is tried
     first; inside a task's callback each recipient gets a given notification once per try.
 
-    :param to: one E.164 number or a list.
+    :param to: one recipient or a list: E.164 numbers and business-scoped user ids alike.
     :param text: the text (Jinja); default: a failure text naming the DAG, task, try and log URL.
     :param template_name: send this approved template instead of ``text``.
     :param language: the template's language code.
@@ -55,11 +56,11 @@ class WhatsAppNotifier(MessagingNotifier):
 
     def build(self) -> tuple[list[str], Message]:
         """Recipients and message, checked before any request."""
-        from ..core.phone import normalize_recipients
         from ..whatsapp.messages import Text
+        from ..whatsapp.recipients import whatsapp_recipients
         from ..whatsapp.sender import template_message
 
-        recipients = normalize_recipients(self.to, "to")
+        recipients = whatsapp_recipients(self.to, "to")
         if self.template_name:
             return recipients, template_message(self.template_name, self.language, self.body_parameters)
         return recipients, Text(self.text or "")
@@ -68,10 +69,17 @@ class WhatsAppNotifier(MessagingNotifier):
         return WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
 
     async def send(self, context: Context, hook: WhatsAppHook) -> None:
+        import asyncio
+
         from ..sending import asend_each, notification_purpose
+        from ..whatsapp.messages import Template
         from ..whatsapp.sender import prepared
+        from ..whatsapp.templates import check_template, find_template
 
         recipients, message = self.build()
+        if isinstance(message, Template) and hook.credentials.waba_id:  # as the operators do: before sending
+            templates = await asyncio.to_thread(hook.templates)
+            check_template(message, find_template(templates, message.name, message.language))
         await asend_each(
             context=context, service="whatsapp", recipients=recipients,
             prepare=lambda row, to: prepared(row, to, message), open_sender=hook.message_sender,

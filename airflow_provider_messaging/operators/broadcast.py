@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..core.engine import PreparedSend, Sender
     from ..core.report import SendReport
     from ..core.rows import Row
+    from ..whatsapp.messages import Media
     from ..whatsapp.sender import TemplateRows
 
 
@@ -44,9 +45,17 @@ class _BroadcastOperator(BaseOperator):
         progress_interval: float = 10.0,
         request_timeout: float = 30.0,
         pacing: bool = True,
+        max_failed_fraction: float | None = None,
+        dedupe_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if max_failed_fraction is not None and not 0.0 <= max_failed_fraction <= 1.0:
+            raise ValueError(
+                f"max_failed_fraction must be between 0 and 1, e.g. 0.05, got {max_failed_fraction!r}"
+            )
+        self.max_failed_fraction = max_failed_fraction
+        self.dedupe_key = dedupe_key
         if on_unknown not in ("skip", "resend"):
             raise ValueError(f"on_unknown must be 'skip' or 'resend', got {on_unknown!r}")
         self.recipients = recipients
@@ -106,7 +115,8 @@ class _BroadcastOperator(BaseOperator):
                 context=context, service=self.service,
                 rows=iter_rows(self.recipients, self.csv_path, to_column=self.to_column),
                 prepare=self.prepare_row, open_sender=self.open_sender, concurrency=concurrency,
-                on_unknown=self.on_unknown, force_resend=self.force_resend, rate=rate, total=total,
+                on_unknown=self.on_unknown, force_resend=self.force_resend, dedupe_key=self.dedupe_key,
+                rate=rate, total=total,
                 progress_interval=self.progress_interval, to_column=self.to_column, log=self.log,
             )  # fmt: skip
         except SendStopped as stopped:
@@ -114,6 +124,19 @@ class _BroadcastOperator(BaseOperator):
             with fail_permanently_on_permanent_errors():
                 raise stopped.cause from None
         self._publish(context, report)
+        self._judge(report)
+        return report.message_ids
+
+    def _judge(self, report: SendReport) -> None:
+        """Fail the task when too many rows were not reached: retryably when a retry can reach them."""
+        attempted = report.accepted + report.already_sent + report.failed + report.unknown
+        unreached = report.failed + report.unknown
+        if not attempted or not unreached:
+            return
+        limit = self.max_failed_fraction
+        too_many = (
+            unreached / attempted > limit if limit is not None else report.accepted + report.already_sent == 0
+        )
         if report.retryable_failed:
             from airflow.sdk.exceptions import AirflowException
 
@@ -122,7 +145,15 @@ class _BroadcastOperator(BaseOperator):
                 "unavailable or kept rate limiting; a retry of this task sends only to them (the ledger "
                 "skips everyone already sent)."
             )
-        return report.message_ids
+        if too_many:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            codes = ", ".join(f"{code} x{n}" for code, n in report.failed_by_code.most_common()) or "none"
+            allowed = "none reached" if limit is None else f"more than {limit:.0%} allowed"
+            raise AirflowFailException(
+                f"{unreached} of {attempted} recipient(s) were not reached ({allowed}): {report.failed} refused "
+                f"(error codes: {codes}), {report.unknown} with an unknown outcome. XCom 'report' lists them."
+            )
 
     def _publish(self, context: Context, report: SendReport) -> None:
         self.log.info("Broadcast done: %s", report.summary())
@@ -161,7 +192,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param body: the text, with optional ``{column}`` placeholders.
     :param media_urls: up to 8 http(s) URLs (MMS); placeholders allowed too.
     :param from_number: the sender; defaults to the connection's "Default From number".
-    :param status_callback: URL SignalWire calls on every status change.
+    :param status_callback: URL SignalWire calls on every status change (default: the connection's
+        Status callback URL).
     :param api: ``"rest"`` (default: the Compatibility REST API) or ``"native"`` (SignalWire's own
         Messaging API; gate its messages with ``SignalWireMessageSensor(source="store")``).
     :param custom_variables: up to 20 text pairs echoed in every status callback; ``api="native"`` only.
@@ -175,6 +207,13 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         recorded as outcome unknown and not resent.
     :param pacing: False sends as fast as ``concurrency`` allows (a sandbox, a benchmark); a 429
         still pauses every sender.
+    :param max_failed_fraction: the share of rows that may go unreached (refused, or outcome
+        unknown) before the task fails without retry, e.g. ``0.05``; by default the task fails only
+        when no row was reached at all. Invalid rows do not count; rows left unsent by outages fail
+        the task retryably whatever this says.
+    :param dedupe_key: send each recipient a given message once per key, across runs: e.g.
+        ``"week-{{ macros.datetime.now().strftime('%G-W%V') }}"`` keeps a manual run beside the
+        scheduled one from messaging the same people again that week. By default the key is the task run.
     """
 
     service = "signalwire"
@@ -182,6 +221,7 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id",
         "custom_variables",
+        "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"body": "txt", "recipients": "json"}
     ui_color = "#f0e4ec"
@@ -238,7 +278,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
 class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     """Send an approved WhatsApp template to every row of a list, an XCom or a CSV file, once each.
 
-    Each row is a number or a mapping with a ``to`` column and the row's parameters:
+    Each row is a recipient (a phone number or a business-scoped user id such as
+    ``US.13491208655302741918``) or a mapping with a ``to`` column and the row's parameters:
 
     - a ``parameters`` value (a list for positional templates, a mapping for named ones), as in
       rows from an XCom; or
@@ -265,19 +306,23 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         parameter name to column for named templates.
     :param header_text: the header's text parameter; ``{column}`` placeholders allowed.
     :param header_media: a media header, e.g. ``{"type": "document", "link": "https://.../a.pdf"}``.
+    :param media_path: the media header's file instead (a local path, an ``ObjectStoragePath`` or
+        its URL): uploaded once, after the template check, and sent by the same media id to every row.
+    :param media_kind: the header's kind when the file's type does not say it.
     :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 0, "value": "{order}"}]``.
     :param check_template: set False to skip the pre-flight check.
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
 
     ``to_column``, ``rate``, ``concurrency``, ``on_unknown``, ``force_resend``,
-    ``progress_interval``, ``request_timeout`` and ``pacing`` work as for :class:`SignalWireBroadcastOperator`.
+    ``progress_interval``, ``request_timeout``, ``pacing``, ``max_failed_fraction`` and ``dedupe_key``
+    work as for :class:`SignalWireBroadcastOperator`.
     """
 
     service = "whatsapp"
     default_rate = 80.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "template_name", "language", "parameter_columns", "header_text",
-        "header_media", "buttons", "correlation_id", "whatsapp_conn_id",
+        "header_media", "media_path", "buttons", "correlation_id", "whatsapp_conn_id", "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"recipients": "json", "header_media": "json", "buttons": "json"}
     ui_color = "#dcf8c6"
@@ -290,6 +335,8 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         parameter_columns: Sequence[str] | Mapping[str, str] | None = None,
         header_text: str | None = None,
         header_media: Mapping[str, Any] | None = None,
+        media_path: Any = None,
+        media_kind: str | None = None,
         buttons: Sequence[Mapping[str, Any]] = (),
         check_template: bool = True,
         correlation_id: str | None = None,
@@ -302,6 +349,8 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         self.parameter_columns = parameter_columns
         self.header_text = header_text
         self.header_media = header_media
+        self.media_path = media_path
+        self.media_kind = media_kind
         self.buttons = buttons
         self.check_template = check_template
         self.correlation_id = correlation_id
@@ -315,9 +364,19 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         return super().execute(context)
 
     def before_sending(self) -> None:
+        from ..core.errors import ValidationError
+        from ..hooks.whatsapp import storage_path
+        from ..whatsapp.media import TEMPLATE_HEADER_KINDS, media_file
         from ..whatsapp.sender import TemplateRows
         from ..whatsapp.templates import check_template, find_template
 
+        media = None
+        if self.media_path is not None:
+            if self.header_media:
+                raise ValidationError(
+                    "media_path", "both media_path and header_media given", "A template has one header"
+                )
+            media = media_file(storage_path(self.media_path), self.media_kind, allowed=TEMPLATE_HEADER_KINDS)
         self.hook = WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id, timeout=self.request_timeout)
         templates = None
         if not self.check_template:
@@ -336,10 +395,24 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
 
                 check_template(Template(info.name, info.language), info)  # raises: names the status
             self.log.info("Template %s (%s) is %s", info.name, info.language, info.status)
+            if media is not None and info.header_kind() != media.kind:  # before the upload, not per row
+                raise ValidationError(
+                    "media_path", f"template {info.name!r} needs a {info.header_kind() or 'no'} header, "
+                    f"and {media.filename} is sent as {media.kind}", "Pass the file its header takes",
+                )  # fmt: skip
+        header: Mapping[str, Any] | Media | None = self.header_media
+        if media is not None:
+            header = self.hook.upload(media)  # one upload, sent by its id to every row
+            self.hook.close()
         self._rows: TemplateRows = TemplateRows(
             self.template_name, self.language, parameter_columns=self.parameter_columns,
-            header_text=self.header_text, header_media=self.header_media, buttons=self.buttons, templates=templates,
+            header_text=self.header_text, header_media=header, buttons=self.buttons, templates=templates,
         )  # fmt: skip
+
+    def recipient(self, row: Row) -> str:
+        from ..whatsapp.recipients import whatsapp_recipient
+
+        return whatsapp_recipient(row.values.get(self.to_column), f"{self.to_column} (row {row.number})")
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
         return self._rows.prepare(row, self.recipient(row))

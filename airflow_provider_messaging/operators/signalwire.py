@@ -32,7 +32,8 @@ class SignalWireSendMessageOperator(BaseOperator):
     :param body: the text (up to 1,600 characters). Required unless ``media_urls`` is given.
     :param media_urls: up to 8 public http(s) URLs; makes the message an MMS.
     :param from_number: the sender; defaults to the connection's "Default From number".
-    :param status_callback: URL that SignalWire calls on every status change.
+    :param status_callback: URL that SignalWire calls on every status change (default: the
+        connection's Status callback URL).
     :param signalwire_conn_id: the SignalWire connection to use.
     :param on_unknown: ``"skip"`` (default) or ``"resend"`` a recipient whose send an earlier try
         lost track of (request sent, no answer).

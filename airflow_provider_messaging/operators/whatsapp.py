@@ -13,7 +13,8 @@ from ..hooks.whatsapp import WhatsAppHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..whatsapp.messages import Message
+    from ..whatsapp.media import MediaFile
+    from ..whatsapp.messages import Media, Message
 
 
 def default_correlation(context: Context | None) -> str | None:
@@ -34,6 +35,8 @@ class _WhatsAppSendBase(BaseOperator):
         to: str | Sequence[str],
         reply_to: str | None = None,
         correlation_id: str | None = None,
+        media_path: Any = None,
+        media_kind: str | None = None,
         whatsapp_conn_id: str = WhatsAppHook.default_conn_name,
         on_unknown: str = "skip",
         force_resend: bool = False,
@@ -45,30 +48,47 @@ class _WhatsAppSendBase(BaseOperator):
         self.to = to
         self.reply_to = reply_to
         self.correlation_id = correlation_id
+        self.media_path = media_path
+        self.media_kind = media_kind
         self.whatsapp_conn_id = whatsapp_conn_id
 
     @cached_property
     def hook(self) -> WhatsAppHook:
         return WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
 
-    def build_message(self) -> Message:
+    def build_message(self, media: Media | None) -> Message:
+        """The message to send; ``media`` is the file from ``media_path`` once it has an id."""
         raise NotImplementedError
+
+    def checked_media(self) -> MediaFile | None:
+        """The file from ``media_path``, checked against Meta's limits (no request yet)."""
+        from ..hooks.whatsapp import storage_path
+        from ..whatsapp.media import media_file
+
+        if self.media_path is None:
+            return None
+        return media_file(storage_path(self.media_path), self.media_kind)
 
     def preflight(self, message: Message) -> None:
         """Checks that need the service (templates); plain messages need none."""
 
     def execute(self, context: Context) -> list[str]:
-        from ..core.phone import normalize_recipients
         from ..sending import push_sent, send_each
         from ..task_errors import fail_permanently_on_permanent_errors
+        from ..whatsapp.recipients import whatsapp_recipients
         from ..whatsapp.sender import prepared
 
         with fail_permanently_on_permanent_errors():
             try:
-                recipients = normalize_recipients(self.to, "to")
-                message = self.build_message()
+                recipients = whatsapp_recipients(self.to, "to")
+                media = self.checked_media()
+                # every check, the template's included, comes before the upload: the file is sent
+                # by id, and the id is known only after it
+                message = self.build_message(media.message("pending-upload") if media else None)
                 self.preflight(message)
                 self.hook.credentials  # noqa: B018 - loaded (and its secrets masked) before sending
+                if media is not None:
+                    message = self.build_message(self.hook.upload(media))
                 report = send_each(
                     context=context, service="whatsapp", recipients=recipients,
                     prepare=lambda row, to: prepared(row, to, message, self.reply_to),
@@ -92,10 +112,18 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
     template instead. The return value (XCom) is the list of message ids (wamids), ready for
     :class:`~airflow_provider_messaging.sensors.whatsapp.WhatsAppMessageSensor`.
 
-    :param to: a phone number in E.164 form, or a list of them.
-    :param text: a text message body (up to 4,096 characters); or give ``message``.
+    :param to: a recipient or a list: phone numbers in E.164 form and business-scoped user ids
+        (``US.13491208655302741918``) alike.
+    :param text: a text message body (up to 4,096 characters); or give ``message`` or ``media_path``.
     :param message: a typed message (``airflow_provider_messaging.whatsapp.messages``) or a
         dict in the Cloud API's own shape, e.g. ``{"type": "image", "image": {"link": "https://..."}}``.
+    :param media_path: a file to send: a local path, an ``ObjectStoragePath`` or its URL
+        (``s3://bucket/report.pdf``). It is uploaded once and sent by media id; its type and size are
+        checked against Meta's limits first.
+    :param media_kind: ``image``, ``audio``, ``video``, ``document`` or ``sticker``; default: what
+        the file's type implies (a PDF is a document, a PNG an image).
+    :param caption: the file's caption (image, video, document; up to 1,024 characters).
+    :param filename: the name a document shows (default: the file's own).
     :param preview_url: render a preview of the first URL in ``text``.
     :param reply_to: a wamid to quote (reply context).
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
@@ -106,13 +134,9 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
     """
 
     template_fields: Sequence[str] = (
-        "to",
-        "text",
-        "message",
-        "reply_to",
-        "correlation_id",
+        "to", "text", "message", "media_path", "caption", "filename", "reply_to", "correlation_id",
         "whatsapp_conn_id",
-    )
+    )  # fmt: skip
     template_fields_renderers = {"text": "txt", "message": "json"}
 
     def __init__(
@@ -121,21 +145,34 @@ class WhatsAppSendMessageOperator(_WhatsAppSendBase):
         to: str | Sequence[str],
         text: str | None = None,
         message: Message | Mapping[str, Any] | None = None,
+        caption: str | None = None,
+        filename: str | None = None,
         preview_url: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(to=to, **kwargs)
         self.text = text
         self.message = message
+        self.caption = caption
+        self.filename = filename
         self.preview_url = preview_url
 
-    def build_message(self) -> Message:
+    def build_message(self, media: Media | None) -> Message:
+        from dataclasses import replace
+
         from ..core.errors import ValidationError
         from ..whatsapp.messages import Message, Text, message_from_dict
 
-        if (self.text is None) == (self.message is None):
+        if sum(x is not None for x in (self.text, self.message, self.media_path)) != 1:
             raise ValidationError(
-                "text", "give exactly one of text and message", "Pass text='...' or message=..."
+                "text", "give exactly one of text, message and media_path",
+                "Pass text='...', message=... or media_path='/path/to/file'",
+            )  # fmt: skip
+        if media is not None:
+            return replace(media, caption=self.caption, filename=self.filename or media.filename)
+        if self.caption is not None or self.filename is not None:
+            raise ValidationError(
+                "caption", "a caption or filename needs media_path", "Drop them or pass media_path"
             )
         if self.text is not None:
             return Text(self.text, preview_url=self.preview_url)
@@ -155,12 +192,16 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
     in ``language``, be APPROVED, and get exactly the parameters it defines. Templates are read
     once per task run.
 
-    :param to: a phone number in E.164 form, or a list of them.
+    :param to: a recipient or a list: phone numbers in E.164 form and business-scoped user ids.
     :param template_name: the template's name.
     :param language: its language code, exactly as approved (``en_US``, ``de``...).
     :param body_parameters: a list for positional templates (``{{1}}``...), a dict for named ones.
     :param header_text: the header's text parameter, if the header has a variable.
     :param header_media: a media header, e.g. ``{"type": "document", "link": "https://.../a.pdf"}``.
+    :param media_path: the media header's file instead (a local path, an ``ObjectStoragePath`` or
+        its URL): a PDF for a document header, JPEG/PNG for an image, MP4/3GP for a video. Uploaded
+        once after the template check, sent by media id.
+    :param media_kind: the header's kind when the file's type does not say it (``document``...).
     :param buttons: button parameters, e.g. ``[{"sub_type": "url", "index": 1, "value": "7781"}]``.
     :param check_template: set False to skip the pre-flight check.
 
@@ -169,8 +210,8 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
     """
 
     template_fields: Sequence[str] = (
-        "to", "template_name", "language", "body_parameters", "header_text", "header_media", "buttons",
-        "reply_to", "correlation_id", "whatsapp_conn_id",
+        "to", "template_name", "language", "body_parameters", "header_text", "header_media", "media_path",
+        "buttons", "reply_to", "correlation_id", "whatsapp_conn_id",
     )  # fmt: skip
     template_fields_renderers = {"body_parameters": "json", "header_media": "json", "buttons": "json"}
 
@@ -196,12 +237,25 @@ class WhatsAppSendTemplateOperator(_WhatsAppSendBase):
         self.buttons = buttons
         self.check_template = check_template
 
-    def build_message(self) -> Message:
+    def checked_media(self) -> MediaFile | None:
+        from ..hooks.whatsapp import storage_path
+        from ..whatsapp.media import TEMPLATE_HEADER_KINDS, media_file
+
+        if self.media_path is None:
+            return None
+        return media_file(storage_path(self.media_path), self.media_kind, allowed=TEMPLATE_HEADER_KINDS)
+
+    def build_message(self, media: Media | None) -> Message:
+        from ..core.errors import ValidationError
         from ..whatsapp.sender import template_message
 
+        if media is not None and self.header_media:
+            raise ValidationError(
+                "media_path", "both media_path and header_media given", "A template has one header"
+            )
         return template_message(
             self.template_name, self.language, self.body_parameters, header_text=self.header_text,
-            header_media=self.header_media, buttons=self.buttons,
+            header_media=media or self.header_media, buttons=self.buttons,
         )  # fmt: skip
 
     def preflight(self, message: Message) -> None:

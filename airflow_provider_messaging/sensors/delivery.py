@@ -35,6 +35,10 @@ class DeliverySensor(BaseSensorOperator):
     :param on_timeout: ``"fail"`` (default) or ``"pass_if_sent"``: when ``timeout`` is reached,
         count messages that reached ``sent`` as successes (SignalWire MMS and Relay sends may never
         get a delivery receipt) and pass if that makes the required share.
+    :param send_report: the report of the send being gated (a broadcast's XCom ``report``). When
+        ``message_ids`` is a broadcast's output it is read from that task by itself: the gate then
+        judges everyone the broadcast tried to reach, counting the recipients it refused or could
+        not be sure of as failures, not only the messages whose ids came back.
 
     The return value (XCom) is a report: ``outcome``, ``counts`` per state, ``succeeded`` and
     ``required``, ``failed`` (each failed message with its error code) and ``messages`` (every id
@@ -51,9 +55,18 @@ class DeliverySensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 10.0,
         on_timeout: str = "fail",
+        send_report: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.send_report = send_report
+        # message_ids=broadcast.output: the broadcast's own report says whom it did not reach
+        source = (
+            getattr(message_ids, "operator", None)
+            if getattr(message_ids, "key", None) == "return_value"
+            else None
+        )
+        self.send_task_id: str | None = getattr(source, "task_id", None)
         if on_timeout not in ("fail", "pass_if_sent"):
             raise ValueError(f"on_timeout must be 'fail' or 'pass_if_sent', got {on_timeout!r}")
         self.on_timeout = on_timeout
@@ -84,14 +97,29 @@ class DeliverySensor(BaseSensorOperator):
             "min_success_fraction": self.min_success_fraction,
             "timeout_at": timeout_at,
             "on_timeout": self.on_timeout,
+            "send_report": self.send_report,
         }
+
+    def _read_send_report(self, context: Context) -> None:
+        """The report of the send task that gave ``message_ids``, when there is one (broadcasts)."""
+        from ..core.delivery import compact_report
+
+        if self.send_report is None and self.send_task_id and context and context.get("ti"):
+            self.send_report = compact_report(
+                context["ti"].xcom_pull(task_ids=self.send_task_id, key="report")
+            )
+        if self.send_report:
+            self.log.info(
+                "The gated send did not reach %s recipient(s) (refused or outcome unknown); they count as failed",
+                int(self.send_report.get("failed") or 0) + int(self.send_report.get("unknown") or 0),
+            )
 
     def _ids(self) -> list[str]:
         from ..core.errors import ValidationError
 
         ids = [self.message_ids] if isinstance(self.message_ids, str) else list(self.message_ids or [])
         ids = [str(i).strip() for i in ids if str(i).strip()]
-        if not ids:
+        if not ids and not self.send_report:  # a send that reached nobody is judged by its report
             raise ValidationError(
                 "message_ids",
                 "no message id given",
@@ -103,7 +131,7 @@ class DeliverySensor(BaseSensorOperator):
         from ..core.delivery import DeliveryTracker
 
         if self._tracker is None or self._tracker.message_ids != ids:
-            self._tracker = DeliveryTracker(ids, self.gate)
+            self._tracker = DeliveryTracker(ids, self.gate, self.send_report)
         return self._tracker
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -118,12 +146,10 @@ class DeliverySensor(BaseSensorOperator):
                 tracker.update(self.observe(pending))
             verdict = tracker.verdict()
             if verdict.gate_failed:
-                raise DeliveryFailedError(
-                    failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
-                )
+                raise DeliveryFailedError(failure_summary(verdict.failed, tracker.total, verdict.required))
             self.log.info(
                 "%d of %d settled %s; %d succeeded, %d needed",
-                len(tracker.message_ids) - len(verdict.pending), len(tracker.message_ids), tracker.counts(),
+                tracker.total - len(verdict.pending), tracker.total, tracker.counts(),
                 verdict.succeeded_count, verdict.required,
             )  # fmt: skip
             if not verdict.done:
@@ -133,6 +159,7 @@ class DeliverySensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowSensorTimeout
 
+        self._read_send_report(context)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -157,9 +184,7 @@ class DeliverySensor(BaseSensorOperator):
         pending = tracker.pending()
         if pending:
             tracker.update(self.observe(pending))
-        verdict = self.gate.on_timeout(
-            tracker.message_ids, tracker.observed, self.on_timeout == "pass_if_sent"
-        )
+        verdict = tracker.on_timeout(self.on_timeout == "pass_if_sent")
         if not verdict.passed:
             raise AirflowSensorTimeout(tracker.timeout_summary(verdict))
         self.log.warning("%s; passing because on_timeout='pass_if_sent'", tracker.timeout_summary(verdict))

@@ -28,7 +28,7 @@ class MessageReceivedSensor(BaseSensorOperator):
     """Succeeds with the first matching inbound message (XCom: the message as a dict).
 
     :param service: ``"whatsapp"`` or ``"signalwire"`` (the subclasses set it).
-    :param from_numbers: the sender(s) to wait for, E.164; empty: anyone.
+    :param from_numbers: the sender(s) to wait for, E.164 (WhatsApp: or user ids); empty: anyone.
     :param pattern: a regular expression the (stripped) text must match, case-insensitive,
         e.g. ``^(yes|approve)$``; ``None``: any text.
     :param store_url: SQLAlchemy URL of the status store (default ``[messaging] store_url``).
@@ -72,11 +72,17 @@ class MessageReceivedSensor(BaseSensorOperator):
             self._since = started.timestamp() if started is not None else time.time()
         return self._since
 
+    def parse_sender(self, value: object, field: str) -> str:
+        """One entry of ``from_numbers``, checked: an E.164 number."""
+        from ..core.phone import normalize_e164
+
+        return normalize_e164(value, field)
+
     def _filter(self) -> InboundFilter:
         from ..task_errors import fail_permanently_on_permanent_errors
 
         with fail_permanently_on_permanent_errors():
-            return InboundFilter.of(self.from_numbers, self.pattern)
+            return InboundFilter.of(self.from_numbers, self.pattern, self.parse_sender)
 
     @cached_property
     def store(self) -> MessageStore:
@@ -125,9 +131,21 @@ class MessageReceivedSensor(BaseSensorOperator):
 
 
 class WhatsAppMessageReceivedSensor(MessageReceivedSensor):
-    """Wait for a WhatsApp message from given numbers (e.g. an approver's "YES")."""
+    """Wait for a WhatsApp message from given senders (e.g. an approver's "YES").
+
+    ``from_numbers`` takes phone numbers and business-scoped user ids alike (a user who hides
+    their number behind a username writes as ``US.13491208655302741918``). The result also has
+    the sender's ``user_id`` and ``username`` when Meta gives them, and for a file its ``media``
+    (``id``, ``mime_type``, ``sha256``, ``filename``): ``WhatsAppHook().download_media(id, path)``
+    fetches it.
+    """
 
     service = "whatsapp"
+
+    def parse_sender(self, value: object, field: str) -> str:
+        from ..whatsapp.recipients import whatsapp_recipient
+
+        return whatsapp_recipient(value, field)
 
 
 class SignalWireMessageReceivedSensor(MessageReceivedSensor):

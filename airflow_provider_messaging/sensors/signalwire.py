@@ -39,7 +39,7 @@ class SignalWireMessageSensor(DeliverySensor):
     :param store_url: the status store for ``source="store"`` (default ``[messaging] store_url``).
     """
 
-    template_fields: Sequence[str] = ("message_ids", "signalwire_conn_id")
+    template_fields: Sequence[str] = ("message_ids", "signalwire_conn_id", "send_report")
     ui_color = "#e4ecf0"
 
     def __init__(

@@ -34,7 +34,7 @@ class WhatsAppMessageSensor(DeliverySensor):
         watcher per triggerer looks for changes for every waiting gate.
     """
 
-    template_fields: Sequence[str] = ("message_ids",)
+    template_fields: Sequence[str] = ("message_ids", "send_report")
     ui_color = "#dcf8c6"
 
     def __init__(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import checked, extra_value
+from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
 from .relay_framing import DEFAULT_RELAY_PROTOCOL, checked_relay_protocol
 
@@ -42,6 +42,8 @@ class SignalWireCredentials:
     from_number: str | None = None
     context: str = DEFAULT_CONTEXT
     relay_protocol: str = DEFAULT_RELAY_PROTOCOL  # the Relay framing: "signalwire" (current) or "blade"
+    status_callback: str | None = None  # the receiver's route: SignalWire pushes every status there
+    conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
         checked_relay_protocol(self.relay_protocol, "Relay protocol (extra relay_protocol)")
@@ -68,7 +70,7 @@ class SignalWireCredentials:
         def extra(name: str) -> Any:
             return extra_value(extras, CONN_TYPE, name)
 
-        try:
+        with in_connection(conn_id):
             return cls(
                 project_id=(login or "").strip(),
                 api_token=password or "",
@@ -78,9 +80,14 @@ class SignalWireCredentials:
                 from_number=_text(extra("from_number")),
                 context=_text(extra("context")) or DEFAULT_CONTEXT,
                 relay_protocol=_text(extra("relay_protocol")) or DEFAULT_RELAY_PROTOCOL,
+                status_callback=_text(extra("status_callback")),
+                conn_id=conn_id,
             )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def source(self) -> str:
+        """Where these credentials come from, for error texts."""
+        return named_after(self.conn_id)
 
     @property
     def http_base(self) -> str:

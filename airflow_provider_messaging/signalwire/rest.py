@@ -7,6 +7,7 @@ Messaging API (:mod:`.space`).
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,14 @@ class SignalWireMessage:
             error_message=self.error_message,
             error_meaning=SIGNALWIRE_ERRORS.describe(self.error_code) if self.error_code else None,
         )
+
+    @property
+    def created_at(self) -> float | None:
+        """``date_created`` (RFC 2822) as epoch seconds."""
+        try:
+            return email.utils.parsedate_to_datetime(self.date_created or "").timestamp()
+        except (TypeError, ValueError):
+            return None
 
     def as_send_result(self) -> SendResult:
         return SendResult(
@@ -156,10 +165,12 @@ class CompatibilityApi(SpaceApi):
         to: str | None = None,
         from_number: str | None = None,
         status: str | None = None,
+        sent_after: str | None = None,
         page_size: int = 50,
     ) -> Call[Page[SignalWireMessage]]:
+        """Newest first; ``sent_after`` is a UTC day, ``YYYY-MM-DD`` (the API filters by day)."""
         params: dict[str, Any] = {"PageSize": page_size}
-        for key, value in (("To", to), ("From", from_number), ("Status", status)):
+        for key, value in (("To", to), ("From", from_number), ("Status", status), ("DateSent>", sent_after)):
             if value:
                 params[key] = value
         return self._page(f"{self.messages_path}.json", {"params": params})
@@ -201,7 +212,7 @@ class SignalWireRestClient(SpaceClient[CompatibilityApi]):
 
     def list_messages(self, *, limit: int | None = None, **filters: Any) -> Iterator[SignalWireMessage]:
         """Messages, newest first, following ``next_page_uri`` until ``limit`` or the last page;
-        ``filters``: ``to``, ``from_number``, ``status``, ``page_size``."""
+        ``filters``: ``to``, ``from_number``, ``status``, ``sent_after``, ``page_size``."""
         return self.items(self.api.list_messages(**filters), limit)
 
 

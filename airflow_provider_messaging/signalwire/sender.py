@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ..core.engine import PreparedSend, SendResult
@@ -19,8 +18,6 @@ from .relay import FINAL_STATES, RelayClient, RelayMessage
 from .rest import AsyncSignalWireRestClient
 from .sms import segment_count, validate_content
 
-CLOCK_SKEW = 120.0  # seconds a log entry may look older than the send that made it
-
 
 def checked_sender(from_number: str | None, conn_id: str) -> str:
     """The sending number in E.164 form: the task's, else the connection's Default From number."""
@@ -29,6 +26,10 @@ def checked_sender(from_number: str | None, conn_id: str) -> str:
             f"from_number: no sender given. Pass from_number= or set 'Default From number' on connection {conn_id!r}."
         )
     return normalize_e164(from_number, "from_number")
+
+
+RECONCILE_LOOKBACK = 50  # messages to one recipient from one sender read when looking one up
+CLOCK_SKEW = 5.0  # seconds SignalWire's clock may run behind ours
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,22 @@ class RestSender:
             item.recipient, sms.sender, sms.body, sms.media, self.status_callback
         )
         return message.as_send_result()
+
+    async def reconcile(self, item: PreparedSend[Sms], since: float) -> SendResult | None:
+        """The message this send created, if SignalWire has one: same To, From and body, created since
+        the attempt began (the message list, newest first)."""
+        sms = item.payload
+        day_before = time.strftime("%Y-%m-%d", time.gmtime(since - 86400))  # the list filters by UTC day
+        messages = self.next_client().list_messages(
+            to=item.recipient, from_number=sms.sender, sent_after=day_before, limit=RECONCILE_LOOKBACK
+        )
+        async for message in messages:
+            created = message.created_at
+            if created is not None and created < since - CLOCK_SKEW:
+                break  # newest first: nothing older can be this send
+            if (message.body or None) == (sms.body or None):
+                return message.as_send_result()
+        return None
 
 
 class NativeSender:
@@ -123,7 +140,7 @@ async def _single_match(
     kind = "mms" if sms.media else "sms"
     segments = segment_count(sms.body) if sms.body and not sms.media else None
     oldest = since - CLOCK_SKEW
-    day = datetime.fromtimestamp(oldest - 86400, timezone.utc).strftime("%Y-%m-%d")
+    day = time.strftime("%Y-%m-%d", time.gmtime(oldest - 86400))  # the logs filter by day
     found: list[SendResult] = []
     async for entry in client.list_logs(created_after=day, page_size=100):
         if entry.created_at is not None and entry.created_at < oldest:

@@ -24,6 +24,7 @@ from ..core.errors import (
     OutcomeUnknownError,
     RateLimitedError,
     ServiceUnavailableError,
+    sentence,
 )
 from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
 from ..core.retry import RetryPolicy, parse_retry_after
@@ -81,14 +82,14 @@ class SpaceApi:
         status = response.status_code
         payload = error_payload(response)
         code, text = self.read_error(payload)
-        text = (text or response.reason_phrase).rstrip(".")  # the sentences below end it
+        text = sentence(text or response.reason_phrase)
         common: dict[str, Any] = {"code": code, "http_status": status, "details": payload}
-        where = f"space {self.credentials.http_base}, project {self.credentials.project_id}"
+        where = f"{self.credentials.source} (space {self.credentials.http_base}, project {self.credentials.project_id})"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 401:
             return AuthenticationError(
                 f"SignalWire rejected the credentials while trying to {action} (HTTP 401, code {code or 20003}: "
-                f"{text}). Check the connection's Project ID (login) and API Token (password) for {where}, "
+                f"{text}). Check the Project ID (login) and API Token (password) of {where}, "
                 "and that the token has the Messaging scope.",
                 service="signalwire", **common,
             )  # fmt: skip
@@ -111,7 +112,7 @@ class SpaceApi:
         if status == 404:
             return ConfigurationError(
                 f"SignalWire answered 404 while trying to {action}: {text}. Check the Space URL (host) and "
-                f"Project ID (login) of the connection ({where}).",
+                f"Project ID (login) of {where}.",
                 service="signalwire", **common,
             )  # fmt: skip
         common.pop("code")
@@ -134,8 +135,8 @@ class SpaceApi:
             return outcome_unknown(exc, call.action)
         return ServiceUnavailableError(
             f"Could not reach SignalWire at {self.credentials.http_base} to {call.action}: "
-            f"{exc.__class__.__name__}: {exc}. Check the Space URL (host) or base URL of the connection and "
-            "the network.",
+            f"{exc.__class__.__name__}: {sentence(exc)}. Check the Space URL (host) or base URL of "
+            f"{self.credentials.source} and the network.",
             service="signalwire",
         )
 

@@ -41,9 +41,12 @@ class LedgerScope:
     run_id: str
     map_index: int
     try_number: int
+    dedupe_key: str | None = None  # set: keys span every run that uses the same key
 
     @classmethod
-    def from_context(cls, context: Context | None, service: str, purpose: str = "") -> LedgerScope | None:
+    def from_context(
+        cls, context: Context | None, service: str, purpose: str = "", dedupe_key: str | None = None
+    ) -> LedgerScope | None:
         ti = context.get("ti") if context else None
         names = [getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id")]
         if not all(names):  # not a task run (a callback test, a script)
@@ -55,12 +58,13 @@ class LedgerScope:
             run_id=str(names[2]),
             map_index=_int(getattr(ti, "map_index", None), -1),
             try_number=_int(getattr(ti, "try_number", None), 1),
+            dedupe_key=dedupe_key or None,
         )
 
     def key(self, recipient: str, digest: str) -> str:
-        raw = "\x1f".join(
-            (self.service, self.dag_id, self.task_id, self.run_id, str(self.map_index), recipient, digest)
-        )
+        # by default a send is once per task run; a dedupe key makes it once per key, across runs
+        span = ("key", self.dedupe_key) if self.dedupe_key else (self.run_id, str(self.map_index))
+        raw = "\x1f".join((self.service, self.dag_id, self.task_id, *span, recipient, digest))
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -126,27 +130,27 @@ class SendLedger:
             if not taken:
                 return decisions
             existing = conn.execute(
-                select(c.key, c.state, c.try_number, c.message_id).where(c.key.in_(taken))
+                select(c.key, c.state, c.run_id, c.try_number, c.message_id).where(c.key.in_(taken))
             ).all()
-            for key, state, try_number, message_id in existing:
-                decision = self._decide(state, try_number, message_id)
+            for key, state, run_id, try_number, message_id in existing:
+                decision = self._decide(state, run_id, try_number, message_id)
                 if decision.action is Action.SEND:
                     # take it over only if nobody else did since we looked
                     changed = conn.execute(
                         update(send_ledger)
                         .where(and_(c.key == key, c.state == state, c.try_number == try_number))
-                        .values(state=EntryState.PENDING.value, try_number=s.try_number, message_id=None,
-                                error_code=None, updated_at=now)
+                        .values(state=EntryState.PENDING.value, run_id=s.run_id, try_number=s.try_number,
+                                message_id=None, error_code=None, updated_at=now)
                     ).rowcount  # fmt: skip
                     decision = decision if changed == 1 else Decision(Action.DUPLICATE)  # another worker won
                 decisions[key] = decision
         return decisions
 
-    def _decide(self, state: str, try_number: int, message_id: str | None) -> Decision:
-        if (
-            try_number >= self.scope.try_number
-        ):  # claimed in this try already (a repeated row), or by a later one
-            return Decision(Action.DUPLICATE)
+    def _decide(self, state: str, run_id: str, try_number: int, message_id: str | None) -> Decision:
+        if run_id == self.scope.run_id and try_number >= self.scope.try_number:
+            return Decision(
+                Action.DUPLICATE
+            )  # claimed in this try already (a repeated row), or by a later one
         if state == EntryState.ACCEPTED:
             return Decision(Action.SEND) if self.force_resend else Decision(Action.ALREADY_SENT, message_id)
         if state == EntryState.FAILED:
@@ -209,16 +213,17 @@ def open_ledger(
     force_resend: bool = False,
     on_unknown: str = "skip",
     purpose: str = "",
+    dedupe_key: str | None = None,
     store: MessageStore | None = None,
 ) -> SendLedger | None:
     """The ledger for the task run in ``context``; None outside a task run (nothing to dedupe against).
 
     ``purpose`` keeps apart sends of one task that are not the task's own, e.g. ``notify:3`` for the
-    notifications of its third try.
+    notifications of its third try; ``dedupe_key`` makes a send once per key across runs.
     """
     if on_unknown not in ("skip", "resend"):
         raise ValueError(f"on_unknown must be 'skip' or 'resend', got {on_unknown!r}")
-    scope = LedgerScope.from_context(context, service, purpose)
+    scope = LedgerScope.from_context(context, service, purpose, dedupe_key)
     if scope is None:
         return None
     return SendLedger(

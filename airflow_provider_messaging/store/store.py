@@ -8,6 +8,7 @@ Every distinct raw event is kept once; a webhook delivered twice is recognised b
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -125,6 +126,22 @@ def _observation(service: str, row: Any) -> Observation:
         error_message=row["error_details"] or row["error_title"],
         error_meaning=_describe(service, code) if code else row["error_title"],
     )
+
+
+def _inbound_payload(message: InboundMessage) -> str | None:
+    """The message as received, and what was read out of it (kept in one column: no migration)."""
+    if not message.payload and not message.details:
+        return None
+    return to_json({"received": message.payload, "details": message.details})
+
+
+def _inbound_details(stored: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(stored) if stored else None
+    except ValueError:
+        return {}
+    details = data.get("details") if isinstance(data, dict) else None  # rows before details: none
+    return details if isinstance(details, dict) else {}
 
 
 def default_store_url() -> str:
@@ -332,7 +349,7 @@ class MessageStore:
                     context_id=message.context_id,
                     sent_at=message.timestamp,
                     received_at=time.time(),
-                    payload=to_json(message.payload) if message.payload else None,
+                    payload=_inbound_payload(message),
                 )
                 .on_conflict_do_nothing(index_elements=["service", "message_id"])
                 .returning(inbound_messages.c.message_id)
@@ -360,6 +377,7 @@ class MessageStore:
                     text=r["text"],
                     timestamp=r["sent_at"],
                     context_id=r["context_id"],
+                    details=_inbound_details(r["payload"]),
                 )
                 for r in conn.execute(query).mappings()
             ]

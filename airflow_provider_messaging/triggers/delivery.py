@@ -35,8 +35,10 @@ class DeliveryTrigger(BaseTrigger):
         min_success_fraction: float = 1.0,
         timeout_at: float | None = None,
         on_timeout: str = "fail",
+        send_report: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.send_report = send_report
         self.timeout_at = timeout_at
         self.on_timeout = on_timeout
         self.min_success_fraction = min_success_fraction
@@ -54,6 +56,7 @@ class DeliveryTrigger(BaseTrigger):
             "min_success_fraction": self.min_success_fraction,
             "timeout_at": self.timeout_at,
             "on_timeout": self.on_timeout,
+            "send_report": self.send_report,
         }
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
@@ -67,7 +70,7 @@ class DeliveryTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         gate = DeliveryGate.of(self.success_states, self.failure_states, self.min_success_fraction)
-        tracker = DeliveryTracker(self.message_ids, gate)
+        tracker = DeliveryTracker(self.message_ids, gate, self.send_report)
         news: dict[str, Observation] | None = None
         while True:
             if news:
@@ -78,7 +81,7 @@ class DeliveryTrigger(BaseTrigger):
                     tracker.update(await self.observe(pending))
             verdict = tracker.verdict()
             if verdict.gate_failed:
-                message = failure_summary(verdict.failed, len(tracker.message_ids), verdict.required)
+                message = failure_summary(verdict.failed, tracker.total, verdict.required)
                 yield TriggerEvent(
                     {"status": "failed", "message": message, "report": tracker.report(verdict)}
                 )
@@ -88,9 +91,7 @@ class DeliveryTrigger(BaseTrigger):
                 return
             left = None if self.timeout_at is None else self.timeout_at - time.time()
             if left is not None and left <= 0:
-                verdict = gate.on_timeout(
-                    tracker.message_ids, tracker.observed, self.on_timeout == "pass_if_sent"
-                )
+                verdict = tracker.on_timeout(self.on_timeout == "pass_if_sent")
                 yield TriggerEvent({
                     "status": "success" if verdict.passed else "timeout",
                     "message": tracker.timeout_summary(verdict),

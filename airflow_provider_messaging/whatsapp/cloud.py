@@ -1,17 +1,21 @@
 """WhatsApp Cloud API (Meta Graph API) over httpx, sync and async.
 
 :class:`CloudApi` builds every request and reads every answer; the two clients only send them.
-They send messages, mark inbound messages read, list message templates (for pre-flight checks)
-and read the phone number (for connection tests). Retry rule: the messages endpoint has no
-idempotency key, so a send is retried only when Meta answered with an error code that says the
-request was refused and retrying helps (rate limits, temporary downtime), or when the connection
-never opened. A timeout or an unreadable 5xx after the request left raises ``OutcomeUnknownError``.
+They send messages, mark inbound messages read, upload and download media, list message
+templates (for pre-flight checks) and read the phone number (for connection tests). Retry rule:
+the messages endpoint has no idempotency key, so a send is retried only when Meta answered with
+an error code that says the request was refused and retrying helps (rate limits, temporary
+downtime), or when the connection never opened. A timeout or an unreadable 5xx after the request
+left raises ``OutcomeUnknownError``. Every other request reaches no person, so it may be retried
+(a repeated upload leaves an unused media object, which expires).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
 
 import httpx
 
@@ -24,11 +28,13 @@ from ..core.errors import (
     PermanentError,
     RateLimitedError,
     ServiceUnavailableError,
+    sentence,
 )
 from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
 from ..core.retry import RetryPolicy, parse_retry_after
 from .credentials import WhatsAppCredentials
 from .errors import WHATSAPP_ERRORS
+from .media import MediaFile
 from .messages import Message, build_send_payload
 from .templates import TemplateInfo, parse_template
 
@@ -43,9 +49,56 @@ def parse_send_response(data: dict[str, Any], to: str) -> SendResult:
     message_id = messages[0].get("id")
     if not message_id:
         raise OutcomeUnknownError(f"WhatsApp accepted the request to {to} but returned no message id: {data}")
-    return SendResult(
-        str(message_id), to, messages[0].get("message_status"), {"wa_id": contacts[0].get("wa_id")}
-    )
+    # a phone number send answers with the wa_id, a user id send with the user_id
+    ids = {key: contacts[0][key] for key in ("wa_id", "user_id") if contacts[0].get(key)}
+    return SendResult(str(message_id), to, messages[0].get("message_status"), ids or {"wa_id": None})
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ``GET /{media-id}`` says about an uploaded or received file; ``url`` needs the token."""
+
+    media_id: str
+    url: str
+    mime_type: str | None
+    sha256: str | None
+    file_size: int | None
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> MediaInfo:
+        if not data.get("url"):
+            raise PermanentError(f"WhatsApp returned no download URL for media {data.get('id')}: {data}")
+        size = data.get("file_size")
+        return cls(str(data.get("id")), str(data["url"]), data.get("mime_type"), data.get("sha256"),
+                   int(size) if size is not None else None)  # fmt: skip
+
+    def verify(self, size: int, sha256: str) -> None:
+        """Raise when what arrived is not the file Meta described: cut short, or altered."""
+        if self.file_size is not None and size != self.file_size:
+            raise ServiceUnavailableError(
+                f"The download of media {self.media_id} was cut short: {size} of {self.file_size} bytes",
+                service="whatsapp",
+            )
+        if self.sha256 and sha256 != self.sha256.lower():
+            raise PermanentError(
+                f"The download of media {self.media_id} does not match its SHA-256", service="whatsapp"
+            )
+
+
+class Received:
+    """A download's chunks, passed on to ``write`` while their size and SHA-256 are counted."""
+
+    def __init__(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        self.info, self.write = info, write
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.write(chunk)
+
+    def verify(self) -> None:
+        self.info.verify(self.size, self.digest.hexdigest())
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -60,6 +113,7 @@ class CloudApi:
     def __init__(self, credentials: WhatsAppCredentials) -> None:
         self.credentials = credentials
         self.messages_path = f"/{credentials.phone_number_id}/messages"
+        self.media_path = f"/{credentials.phone_number_id}/media"
 
     def client_options(self) -> dict[str, Any]:
         return {
@@ -73,13 +127,33 @@ class CloudApi:
         self, to: str, message: Message, *, reply_to: str | None = None, callback_data: str | None = None
     ) -> Call[SendResult]:
         payload = build_send_payload(to, message, reply_to=reply_to, callback_data=callback_data)
+        recipient = payload.get("to") or payload["recipient"]
         return Call(
             "POST",
             self.messages_path,
-            f"send a {message.type} message to {to}",
-            lambda response: parse_send_response(response.json(), payload["to"]),
+            f"send a {message.type} message to {recipient}",
+            lambda response: parse_send_response(response.json(), recipient),
             {"json": payload},
         )
+
+    def upload_media(self, media: MediaFile, handle: IO[bytes]) -> Call[str]:
+        """Multipart upload of an open file; the answer is the media id to send by."""
+        return Call(
+            "POST",
+            self.media_path,
+            f"upload {media.describe()}",
+            lambda response: str(response.json()["id"]),
+            {"files": {"file": (media.filename, handle, media.mime_type)},
+             "data": {"messaging_product": "whatsapp", "type": media.mime_type}},
+        )  # fmt: skip
+
+    def get_media(self, media_id: str) -> Call[MediaInfo]:
+        return Call("GET", f"/{media_id}", f"look up media {media_id}", lambda r: MediaInfo.parse(r.json()))
+
+    def download(self, info: MediaInfo) -> Call[None]:
+        """The file itself, from the URL ``get_media`` gave (valid for minutes; the token is sent).
+        Streamed by the clients, not read whole: see ``download``."""
+        return Call("GET", info.url, f"download media {info.media_id}", lambda response: None)
 
     def mark_as_read(self, message_id: str, *, typing_indicator: bool = False) -> Call[bool]:
         body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
@@ -134,10 +208,12 @@ class CloudApi:
         details = error_data.get("details") if isinstance(error_data, dict) else error_data
         trace = error.get("fbtrace_id")
         text = (
-            f"WhatsApp refused to {action} (HTTP {response.status_code}, code {code}): {error.get('message')}"
-            f"{f' — {details}' if details else ''}. {WHATSAPP_ERRORS.describe(code)}."
-            f"{f' (fbtrace_id {trace})' if trace else ''}"
+            f"WhatsApp refused to {action} (HTTP {response.status_code}, code {code}): "
+            f"{sentence(error.get('message'))}{f' — {sentence(details)}' if details else ''}. "
+            f"{WHATSAPP_ERRORS.describe(code)}.{f' (fbtrace_id {trace})' if trace else ''}"
         )
+        if response.status_code == 401 or isinstance(WHATSAPP_ERRORS.error(code, ""), AuthenticationError):
+            text += f" Check the access token (password) of {self.credentials.source}."
         common: dict[str, Any] = {"http_status": response.status_code, "details": error}
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         entry, flagged = WHATSAPP_ERRORS.get(code), error.get("is_transient")
@@ -148,11 +224,10 @@ class CloudApi:
         if flagged is False and entry and entry.retryable and entry.kind is not RateLimitedError:
             return PermanentError(text, service="whatsapp", code=code, **common)
         if response.status_code == 401 and code not in WHATSAPP_ERRORS:
-            return AuthenticationError(text + " Check the connection's access token.", service="whatsapp", code=code,
-                                       **common)  # fmt: skip
+            return AuthenticationError(text, service="whatsapp", code=code, **common)
         if response.status_code == 404 and str(code) == "100":
             return ConfigurationError(
-                text + " Check the connection's phone number id / WABA id.",
+                text + f" Check the phone number id and WABA id of {self.credentials.source}.",
                 service="whatsapp",
                 code=code,
                 **common,
@@ -168,9 +243,11 @@ class CloudApi:
         error = self.error_for(response, call.action)
         if error is not None:
             raise error
-        text = f"WhatsApp failed to {call.action} (HTTP {response.status_code}): {response.text[:200]}"
+        text = (
+            f"WhatsApp failed to {call.action} (HTTP {response.status_code}): {sentence(response.text[:200])}"
+        )
         if response.status_code >= 500 or response.status_code == 429:
-            if call.method == "POST" and response.status_code not in (429, 503):
+            if self._sends_a_message(call) and response.status_code not in (429, 503):
                 raise OutcomeUnknownError(
                     text + ". The message may have been sent; it was not resent.", service="whatsapp"
                 )
@@ -179,15 +256,20 @@ class CloudApi:
             )
         raise PermanentError(text, service="whatsapp", http_status=response.status_code)
 
+    def _sends_a_message(self, call: Call[Any]) -> bool:
+        """Only a message can reach a person twice; an upload or a lookup may be sent again."""
+        return call.method == "POST" and call.path == self.messages_path
+
     def transport_error(self, exc: httpx.HTTPError, call: Call[Any]) -> MessagingError:
-        if call.method == "POST" and not request_never_left(exc):
+        if self._sends_a_message(call) and not request_never_left(exc):
             return OutcomeUnknownError(
                 f"The request to {call.action} left but no answer came back ({type(exc).__name__}: {exc}). The "
                 "message may or may not have been sent; it was not resent to avoid a duplicate.",
                 service="whatsapp",
             )
         return ServiceUnavailableError(
-            f"Could not reach WhatsApp at {self.credentials.http_base} to {call.action}: {type(exc).__name__}: {exc}",
+            f"Could not reach WhatsApp at {self.credentials.http_base} to {call.action}: {type(exc).__name__}: "
+            f"{sentence(exc)}. Check the base URL (extra base_url) of {self.credentials.source} and the network.",
             service="whatsapp",
         )
 
@@ -229,6 +311,29 @@ class WhatsAppCloudClient:
     def get_phone_number(self) -> dict[str, Any]:
         return self.session(self.api.get_phone_number())
 
+    def upload_media(self, media: MediaFile) -> str:
+        """Upload a checked file, read in chunks (a retry rewinds it); returns its media id."""
+        with media.open() as handle:
+            return self.session(self.api.upload_media(media, handle))
+
+    def get_media(self, media_id: str) -> MediaInfo:
+        return self.session(self.api.get_media(media_id))
+
+    def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        """Stream the file ``get_media`` described to ``write`` in chunks, then check its size and
+        SHA-256 (a failed check raises after the chunks were written: the caller drops them)."""
+        call, received = self.api.download(info), Received(info, write)
+        try:
+            with self.session.http.stream(call.method, call.path) as response:
+                if not response.is_success:
+                    response.read()
+                    self.api.check(response, call)
+                for chunk in response.iter_bytes():
+                    received(chunk)
+        except httpx.HTTPError as exc:
+            raise self.api.transport_error(exc, call) from exc
+        received.verify()
+
 
 class AsyncWhatsAppCloudClient:
     """Non-blocking twin of :class:`WhatsAppCloudClient`."""
@@ -266,3 +371,23 @@ class AsyncWhatsAppCloudClient:
 
     async def get_phone_number(self) -> dict[str, Any]:
         return await self.session(self.api.get_phone_number())
+
+    async def upload_media(self, media: MediaFile) -> str:
+        with media.open() as handle:
+            return await self.session(self.api.upload_media(media, handle))
+
+    async def get_media(self, media_id: str) -> MediaInfo:
+        return await self.session(self.api.get_media(media_id))
+
+    async def download(self, info: MediaInfo, write: Callable[[bytes], object]) -> None:
+        call, received = self.api.download(info), Received(info, write)
+        try:
+            async with self.session.http.stream(call.method, call.path) as response:
+                if not response.is_success:
+                    await response.aread()
+                    self.api.check(response, call)
+                async for chunk in response.aiter_bytes():
+                    received(chunk)
+        except httpx.HTTPError as exc:
+            raise self.api.transport_error(exc, call) from exc
+        received.verify()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import checked, extra_value
+from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
 
 CONN_TYPE = "whatsapp"
@@ -28,6 +28,7 @@ class WhatsAppCredentials:
     base_url: str | None = None
     app_secret: str | None = field(default=None, repr=False)
     verify_token: str | None = field(default=None, repr=False)
+    conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
         checked(self.access_token, "Access token (password)",
@@ -52,7 +53,7 @@ class WhatsAppCredentials:
             return str(value).strip() if value is not None else None
 
         version = extra("api_version") or DEFAULT_API_VERSION
-        try:
+        with in_connection(conn_id):
             return cls(
                 access_token=password or "",
                 phone_number_id=extra("phone_number_id") or (login or "").strip(),
@@ -61,9 +62,13 @@ class WhatsAppCredentials:
                 base_url=extra("base_url"),
                 app_secret=extra_value(extras, CONN_TYPE, "app_secret"),
                 verify_token=extra_value(extras, CONN_TYPE, "verify_token"),
+                conn_id=conn_id,
             )
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"connection {conn_id!r}: {exc}") from None
+
+    @property
+    def source(self) -> str:
+        """Where these credentials come from, for error texts."""
+        return named_after(self.conn_id)
 
     @property
     def http_base(self) -> str:

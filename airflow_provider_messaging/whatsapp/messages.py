@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..core.errors import ValidationError
-from ..core.phone import normalize_e164
+from .recipients import recipient_fields, whatsapp_recipient
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
@@ -53,11 +53,6 @@ def _check_url(field_name: str, url: str) -> None:
         )
 
 
-def whatsapp_recipient(value: object, field_name: str = "to") -> str:
-    """WhatsApp ids are E.164 digits without the ``+``."""
-    return normalize_e164(value, field_name).lstrip("+")
-
-
 class Message:
     """Base of every message type: ``type`` name plus the object stored under it."""
 
@@ -65,6 +60,10 @@ class Message:
 
     def content(self) -> Any:
         raise NotImplementedError
+
+    def ledger_content(self) -> Any:
+        """What names this message in the send ledger: its content, unless that holds a fresh id."""
+        return self.content()
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,11 @@ class Text(Message):
 
 @dataclass(frozen=True)
 class Media(Message):
-    """Image, audio, video, document or sticker, by public ``link`` or uploaded ``media_id``."""
+    """Image, audio, video, document or sticker, by public ``link`` or uploaded ``media_id``.
+
+    ``uploaded_from`` names the file a ``media_id`` was uploaded from: a task's retry uploads again
+    and gets a new id, so the send ledger knows the message by the file instead.
+    """
 
     kind: str
     link: str | None = None
@@ -90,6 +93,7 @@ class Media(Message):
     caption: str | None = None
     filename: str | None = None
     voice: bool = False
+    uploaded_from: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in MEDIA_KINDS:
@@ -130,6 +134,13 @@ class Media(Message):
         if self.voice:
             obj["voice"] = True
         return obj
+
+    def ledger_content(self) -> dict[str, Any]:
+        content = self.content()
+        if self.uploaded_from:
+            content.pop("id", None)
+            content["file"] = self.uploaded_from
+        return content
 
 
 @dataclass(frozen=True)
@@ -403,14 +414,19 @@ class Template(Message):
         return isinstance(self.body, Mapping)
 
     def content(self) -> dict[str, Any]:
+        return self._content(ledger=False)
+
+    def ledger_content(self) -> dict[str, Any]:
+        return self._content(ledger=True)
+
+    def _content(self, *, ledger: bool) -> dict[str, Any]:
         components: list[dict[str, Any]] = []
         if self.header_text is not None:
             components.append({"type": "header", "parameters": [{"type": "text", "text": self.header_text}]})
         if self.header_media is not None:
             media = self.header_media
-            components.append(
-                {"type": "header", "parameters": [{"type": media.kind, media.kind: media.content()}]}
-            )
+            media_obj = media.ledger_content() if ledger else media.content()
+            components.append({"type": "header", "parameters": [{"type": media.kind, media.kind: media_obj}]})
         if isinstance(self.body, Mapping):
             params = [{"type": "text", "parameter_name": k, "text": v} for k, v in self.body.items()]
         else:
@@ -431,7 +447,7 @@ def build_send_payload(
     payload: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        "to": whatsapp_recipient(to),
+        **recipient_fields(whatsapp_recipient(to)),
         "type": message.type,
         message.type: message.content(),
     }

@@ -42,8 +42,8 @@ def prepared(
     row: int, recipient: str, message: Message, reply_to: str | None = None
 ) -> PreparedSend[Message]:
     """A message to one recipient; the ledger tells contents apart by type, content and reply context."""
-    return PreparedSend(row, recipient, {"message": message.type, "content": message.content(), "reply_to": reply_to},
-                        message)  # fmt: skip
+    return PreparedSend(row, recipient, {"message": message.type, "content": message.ledger_content(),
+                                         "reply_to": reply_to}, message)  # fmt: skip
 
 
 def template_message(
@@ -52,13 +52,15 @@ def template_message(
     body: Sequence[Any] | Mapping[str, Any] = (),
     *,
     header_text: str | None = None,
-    header_media: Mapping[str, Any] | None = None,
+    header_media: Mapping[str, Any] | Media | None = None,
     buttons: Sequence[Mapping[str, Any]] = (),
     values: Callable[[str, str], str] = lambda text, field: text,
 ) -> Template:
-    """A :class:`Template` from plain operator arguments; ``values`` fills per-row placeholders."""
-    media = None
-    if header_media:
+    """A :class:`Template` from plain operator arguments; ``values`` fills per-row placeholders.
+
+    ``header_media`` is a dict in the API's shape or a :class:`Media` (an uploaded file)."""
+    media = header_media if isinstance(header_media, Media) else None
+    if isinstance(header_media, Mapping) and header_media:
         media = Media(
             str(header_media.get("type", "")),
             header_media.get("link"),
@@ -99,7 +101,7 @@ class TemplateRows:
     language: str
     parameter_columns: Sequence[str] | Mapping[str, str] | None = None
     header_text: str | None = None
-    header_media: Mapping[str, Any] | None = None
+    header_media: Mapping[str, Any] | Media | None = None
     buttons: Sequence[Mapping[str, Any]] = ()
     templates: Mapping[tuple[str, str], TemplateInfo] | None = None
 
@@ -125,7 +127,7 @@ class TemplateRows:
                 check_template(template, info)
             except MessagingError as exc:
                 raise ValidationError(f"parameters (row {row.number})", str(exc), "Fix the row") from None
-        return PreparedSend(row.number, recipient, {"template": template.content()}, template)
+        return PreparedSend(row.number, recipient, {"template": template.ledger_content()}, template)
 
     def _parameters(self, info: TemplateInfo | None, row: Row) -> list[str] | dict[str, str]:
         given = row.values.get("parameters")

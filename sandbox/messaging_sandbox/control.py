@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -82,12 +83,31 @@ def control_router(
 
     @router.post("/whatsapp/inbound")
     async def inbound(request: Request) -> dict[str, Any]:
-        """Play a user writing to the business: a signed webhook goes to the receiver."""
+        """Play a user writing to the business: a signed webhook goes to the receiver.
+
+        ``{"from": <number or BSUID>, "text": ...}``; a file: ``"media": {"type": "document",
+        "mime_type": "application/pdf", "content_base64": ..., "filename": ...}`` (``text``, if
+        given, is its caption)."""
         data = await request.json()
-        if not isinstance(data, dict) or not data.get("from") or "text" not in data:
-            raise HTTPException(status_code=400, detail="give 'from' (the user's number) and 'text'")
+        media = data.get("media") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not data.get("from") or ("text" not in data and media is None):
+            raise HTTPException(
+                status_code=400, detail="give 'from' (the user's number or user id) and 'text' or 'media'"
+            )
+        if media is not None:
+            try:
+                media = {**media, "content": base64.b64decode(media["content_base64"], validate=True)}
+                assert (
+                    media["type"] in ("image", "audio", "video", "document", "sticker") and media["mime_type"]
+                )
+            except (KeyError, TypeError, ValueError, AssertionError):
+                raise HTTPException(
+                    status_code=400,
+                    detail="media needs type, mime_type and content_base64 (and may have filename)",
+                ) from None
+        text = str(data["text"]) if data.get("text") is not None else None
         wamid, value = whatsapp.inbound_value(
-            str(data["from"]), str(data["text"]), data.get("context_id"), data.get("button_id")
+            str(data["from"]), text, data.get("context_id"), data.get("button_id"), media
         )
         await whatsapp.post_webhook(value)
         return {"id": wamid}
@@ -126,6 +146,7 @@ def control_router(
     @router.post("/reset")
     async def reset() -> dict[str, str]:
         whatsapp.cancel_all()
+        whatsapp.media.clear()
         signalwire.cancel_all()
         registry.clear()
         relay.sessions.clear()

@@ -42,7 +42,16 @@ WHATSAPP_MAGIC_NUMBERS: tuple[MagicNumber, ...] = (
     MagicNumber(
         "+15550002006", "multi_device", None, "delivered on one device and failed (131026) on another"
     ),
-)
+    MagicNumber(
+        "+15550002007", "read", None,
+        "a user with a username (`sandbox.user7`): delivered and read; webhooks carry the username and user id",
+    ),
+    MagicNumber(
+        "US.15550002008", "read", None,
+        "a user known only by business-scoped user id (username, number withheld): send with `recipient`; "
+        "delivered and read, statuses carry `recipient_user_id` and no phone number",
+    ),
+)  # fmt: skip
 
 _BY_NUMBER = {m.number: m for m in MAGIC_NUMBERS}
 _WHATSAPP_BY_NUMBER = {m.number.lstrip("+"): m for m in WHATSAPP_MAGIC_NUMBERS}
@@ -54,8 +63,9 @@ def outcome_for(number: str) -> MagicNumber:
     return _BY_NUMBER.get(number, DEFAULT)
 
 
-def whatsapp_outcome_for(wa_id: str) -> MagicNumber:
-    return _WHATSAPP_BY_NUMBER.get(wa_id.lstrip("+"), WHATSAPP_MAGIC_NUMBERS[0])
+def whatsapp_outcome_for(recipient: str) -> MagicNumber:
+    """By phone number (with or without '+') or by business-scoped user id."""
+    return _WHATSAPP_BY_NUMBER.get(recipient.lstrip("+"), WHATSAPP_MAGIC_NUMBERS[0])
 
 
 def markdown_table(numbers: tuple[MagicNumber, ...] = MAGIC_NUMBERS) -> str:

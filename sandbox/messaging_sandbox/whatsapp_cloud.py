@@ -1,9 +1,12 @@
-"""WhatsApp Cloud API (Graph API) as Meta answers it: send, mark-as-read, templates, phone number.
+"""WhatsApp Cloud API (Graph API) as Meta answers it: send, mark-as-read, templates, media,
+phone number.
 
 Requests are validated the way the real API does and refused with its error JSON
-(``error.message/type/code/error_subcode/error_data/fbtrace_id``). Accepted messages then move
-``sent → delivered → read`` (or fail, per the magic numbers), and every change is POSTed to the
-configured webhook URL signed with ``X-Hub-Signature-256`` over the raw body.
+(``error.message/type/code/error_subcode/error_data/fbtrace_id``). A message goes to a phone
+number (``to``) or a business-scoped user id (``recipient``). Accepted messages then move
+``sent → delivered → read`` (``played`` after it for a voice note; or fail, per the magic
+recipients), and every change is POSTed to the configured webhook URL in the current documented
+shape (``whatsapp_webhooks``), signed with ``X-Hub-Signature-256`` over the raw body.
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .background import Background
 from .config import SandboxConfig
 from .magic import whatsapp_outcome_for
 from .registry import Registry, StoredMessage
 from .signing import meta_signature
-from .whatsapp_errors import META_ERRORS, status_error
+from .whatsapp_errors import META_ERRORS
+from .whatsapp_media import MediaStore, refusal
 from .whatsapp_templates import DEFAULT_TEMPLATES
+from .whatsapp_users import BSUID, PARENT_BSUID, PHONE, Addressee, addressee, sender
+from .whatsapp_webhooks import inbound_value, status_value
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,8 @@ TYPES = (
     "reaction",
     "template",
 )
+MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+DOWNLOAD_PATH = "/whatsapp_business/attachments/"  # the path of Meta's media URLs
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _VERSION = re.compile(r"^v[0-9]+\.[0-9]+$")
 
@@ -78,6 +86,11 @@ def _invalid(details: str) -> GraphError:
     return GraphError(100, "Invalid parameter", details)
 
 
+def _param(message: str) -> GraphError:
+    """Meta puts some parameter refusals in the message itself: ``(#100) Param file must be ...``."""
+    return GraphError(100, message, message)
+
+
 def _require_text(obj: Any, key: str, where: str, limit: int) -> None:
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, str) or not value:
@@ -89,10 +102,18 @@ def _require_text(obj: Any, key: str, where: str, limit: int) -> None:
 def validate_message(payload: dict[str, Any], templates: list[dict[str, Any]]) -> None:
     if payload.get("messaging_product") != "whatsapp":
         raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
-    to = str(payload.get("to") or "")
-    if not re.fullmatch(r"\+?[1-9][0-9]{6,14}", to):
+    to, recipient = payload.get("to"), payload.get("recipient")
+    if not to and not recipient:
+        raise _invalid("The parameter to is required.")
+    if to and not PHONE.fullmatch(str(to)):
         raise GraphError(
             131009, "Parameter value is not valid", f"Recipient '{to}' is not a valid phone number."
+        )
+    if not to and not (BSUID.fullmatch(str(recipient)) or PARENT_BSUID.fullmatch(str(recipient))):
+        raise GraphError(
+            131009,
+            "Parameter value is not valid",
+            f"Recipient '{recipient}' is not a valid business-scoped user ID.",
         )
     kind = payload.get("type", "text")
     if kind not in TYPES:
@@ -196,13 +217,25 @@ class WhatsAppCloud:
         self.templates: list[dict[str, Any]] = copy.deepcopy(DEFAULT_TEMPLATES)
         self.webhook_url = config.webhook_url
         self.background = Background()
+        self.media = MediaStore()
 
     def router(self) -> APIRouter:
         router = APIRouter()
         router.add_api_route("/{version}/{node_id}/messages", self.messages, methods=["POST"])
+        router.add_api_route("/{version}/{node_id}/media", self.upload_media, methods=["POST"])
         router.add_api_route("/{version}/{node_id}/message_templates", self.list_templates, methods=["GET"])
         router.add_api_route("/{version}/{node_id}", self.node, methods=["GET"])
+        router.add_api_route(DOWNLOAD_PATH, self.download_media, methods=["GET"])
         return router
+
+    def _check_token(self, request: Request) -> None:
+        if request.headers.get("authorization", "") != f"Bearer {self.config.whatsapp_token}":
+            raise GraphError(
+                190,
+                "Invalid OAuth access token - Cannot parse access token",
+                "Invalid OAuth access token.",
+                status=401,
+            )
 
     def _check_request(self, request: Request, version: str, node_id: str, expected_node: str) -> None:
         """Refuse an unknown API version, a wrong token or an unknown node, in that order."""
@@ -210,14 +243,7 @@ class WhatsAppCloud:
             raise GraphError(
                 100, "Unknown path components", f"/{version} is not a Graph API version", status=400
             )
-        header = request.headers.get("authorization", "")
-        if header != f"Bearer {self.config.whatsapp_token}":
-            raise GraphError(
-                190,
-                "Invalid OAuth access token - Cannot parse access token",
-                "Invalid OAuth access token.",
-                status=401,
-            )
+        self._check_token(request)
         if node_id != expected_node:
             raise GraphError(
                 100,
@@ -238,17 +264,19 @@ class WhatsAppCloud:
             if payload.get("status") == "read":
                 return JSONResponse({"success": True})
             validate_message(payload, self.templates)
-            to = str(payload["to"]).lstrip("+")
-            magic = whatsapp_outcome_for(to)
+            to = addressee(payload)
+            assert to is not None  # validated above
+            magic = whatsapp_outcome_for(to.key)
             if magic.outcome == "window_closed" and payload.get("type", "text") != "template":
                 raise GraphError(131047, *META_ERRORS[131047])
         except GraphError as exc:
             return exc.response()
-        message = self._store(payload, to)
-        self.background.spawn(self._progress(message, payload.get("biz_opaque_callback_data")))
+        message = self._store(payload, to.key)
+        self.background.spawn(self._progress(message, to))
+        contact = {"input": to.given, **({"wa_id": to.user.phone} if to.by_phone else {"user_id": to.given})}
         return JSONResponse({
             "messaging_product": "whatsapp",
-            "contacts": [{"input": str(payload["to"]), "wa_id": to}],
+            "contacts": [contact],
             "messages": [{"id": message.sid, "message_status": "accepted"}],
         })  # fmt: skip
 
@@ -266,8 +294,51 @@ class WhatsAppCloud:
         )  # fmt: skip
         message.history.append({"status": "accepted", "at": now})
         message.payload = payload
+        media = content.get("id") if kind in MEDIA_TYPES and isinstance(content, dict) else None
+        stored = self.media.get(str(media)) if media else None
+        if stored is not None:  # the control API shows which uploaded file a message carries
+            message.media = [
+                f"{stored.filename or stored.media_id} ({stored.mime_type}, {len(stored.content)} bytes)"
+            ]
         self.registry.add(message)
         return message
+
+    async def upload_media(self, version: str, node_id: str, request: Request) -> JSONResponse:
+        try:
+            self._check_request(request, version, node_id, self.config.whatsapp_phone_number_id)
+            try:
+                form = await request.form()
+            except Exception:  # not multipart: Meta reads no file either
+                raise _invalid("The parameter file is required.") from None
+            if form.get("messaging_product") != "whatsapp":
+                raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise _invalid("The parameter file is required.")
+            content = await upload.read()
+            mime_type = upload.content_type or str(form.get("type") or "application/octet-stream")
+            problem = refusal(mime_type, len(content))
+            if problem is not None:
+                raise (
+                    GraphError(100, "Invalid parameter", problem)
+                    if "Too Large" in problem
+                    else _param(problem)
+                )
+        except GraphError as exc:
+            return exc.response()
+        stored = self.media.add(content, mime_type, upload.filename)
+        return JSONResponse({"id": stored.media_id})
+
+    async def download_media(self, request: Request) -> Response:
+        """The file behind a media URL: the Bearer token is required, as on Meta's CDN."""
+        try:
+            self._check_token(request)
+        except GraphError as exc:
+            return exc.response()
+        stored = self.media.get(request.query_params.get("mid", ""))
+        if stored is None:
+            return Response(status_code=404)
+        return Response(stored.content, media_type=stored.mime_type)
 
     async def list_templates(self, version: str, node_id: str, request: Request) -> JSONResponse:
         try:
@@ -292,10 +363,16 @@ class WhatsAppCloud:
         return JSONResponse(body)
 
     async def node(self, version: str, node_id: str, request: Request) -> JSONResponse:
+        stored = self.media.get(node_id)
         try:
-            self._check_request(request, version, node_id, self.config.whatsapp_phone_number_id)
+            self._check_request(
+                request, version, node_id, stored.media_id if stored else self.config.whatsapp_phone_number_id
+            )
         except GraphError as exc:
             return exc.response()
+        if stored is not None:
+            url = f"{str(request.base_url).rstrip('/')}{DOWNLOAD_PATH}?mid={stored.media_id}&ext={int(stored.uploaded_at)}&hash={stored.sha256[:16]}"
+            return JSONResponse(stored.info(url))
         return JSONResponse({
             "id": node_id, "display_phone_number": "+1 555-000-1111", "verified_name": "Airflow Sandbox",
             "quality_rating": "GREEN", "code_verification_status": "VERIFIED",
@@ -303,7 +380,7 @@ class WhatsAppCloud:
 
     # -- background work -------------------------------------------------------------------
 
-    async def _progress(self, message: StoredMessage, correlation: str | None) -> None:
+    async def _progress(self, message: StoredMessage, to: Addressee) -> None:
         magic = whatsapp_outcome_for(message.to)
         c = self.config
         await asyncio.sleep(c.sent_delay)
@@ -315,6 +392,9 @@ class WhatsAppCloud:
             plan += [("delivered", base + 1, None), ("failed", base + 2, 131026)]
         elif magic.outcome in ("read", "window_closed", "shuffled"):
             plan += [("delivered", base + 1, None), ("read", base + 2, None)]
+            audio = message.payload.get("audio") if message.payload.get("type") == "audio" else None
+            if isinstance(audio, dict) and audio.get("voice"):
+                plan.append(("played", base + 3, None))
         if magic.outcome == "shuffled":
             plan = [plan[0], plan[2], plan[1]]
         for i, (status, ts, code) in enumerate(plan):
@@ -325,30 +405,12 @@ class WhatsAppCloud:
             else:
                 message.set_status(status, str(code), META_ERRORS[code].title)
             copies = 2 if magic.outcome == "shuffled" else 1
+            categories = {str(t["name"]): str(t.get("category", "utility")).lower() for t in self.templates}
+            value = status_value(
+                self._metadata(), message.sid, message.payload, to, status, ts, code, categories
+            )
             for _ in range(copies):
-                await self.post_webhook(self._status_value(message, status, ts, code, correlation))
-
-    def _status_value(
-        self, message: StoredMessage, status: str, ts: float, code: int | None, correlation: str | None
-    ) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "id": message.sid,
-            "status": status,
-            "timestamp": str(int(ts)),
-            "recipient_id": message.to,
-        }
-        if correlation:
-            item["biz_opaque_callback_data"] = correlation
-        if status in ("sent", "delivered", "read") and code is None:
-            item["pricing"] = {
-                "billable": True,
-                "pricing_model": "PMP",
-                "type": "regular",
-                "category": "utility",
-            }
-        if code is not None:
-            item["errors"] = [status_error(code)]
-        return {"messaging_product": "whatsapp", "metadata": self._metadata(), "statuses": [item]}
+                await self.post_webhook(value)
 
     def _metadata(self) -> dict[str, str]:
         return {
@@ -357,28 +419,35 @@ class WhatsAppCloud:
         }
 
     def inbound_value(
-        self, sender: str, text: str, context_id: str | None = None, button: str | None = None
+        self,
+        identity: str,
+        text: str | None,
+        context_id: str | None = None,
+        button: str | None = None,
+        media: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        wamid = "wamid." + secrets.token_urlsafe(24)
-        message: dict[str, Any] = {
-            "from": sender.lstrip("+"),
-            "id": wamid,
-            "timestamp": str(int(time.time())),
-        }
-        if button is not None:
-            message.update(
-                {
-                    "type": "interactive",
-                    "interactive": {"type": "button_reply", "button_reply": {"id": button, "title": text}},
-                }
-            )
+        """A user (a phone number or a BSUID) writes text, taps a button or sends a file:
+        ``media`` is ``{"type", "mime_type", "content" (bytes), "filename"?}``."""
+        user, phone_shown = sender(identity.lstrip("+") if identity.startswith("+") else identity)
+        content: dict[str, Any]
+        if media is not None:
+            stored = self.media.add(media["content"], media["mime_type"], media.get("filename"))
+            item: dict[str, Any] = {
+                "mime_type": stored.mime_type,
+                "sha256": stored.sha256,
+                "id": stored.media_id,
+            }
+            if media["type"] == "document" and stored.filename:
+                item["filename"] = stored.filename
+            if text and media["type"] in ("image", "video", "document"):
+                item["caption"] = text
+            content = {"type": media["type"], media["type"]: item}
+        elif button is not None:
+            content = {"type": "interactive",
+                       "interactive": {"type": "button_reply", "button_reply": {"id": button, "title": text}}}  # fmt: skip
         else:
-            message.update({"type": "text", "text": {"body": text}})
-        if context_id:
-            message["context"] = {"from": "15550001111", "id": context_id}
-        value = {"messaging_product": "whatsapp", "metadata": self._metadata(),
-                 "contacts": [{"profile": {"name": "Sandbox User"}, "wa_id": sender.lstrip("+")}], "messages": [message]}  # fmt: skip
-        return wamid, value
+            content = {"type": "text", "text": {"body": text}}
+        return inbound_value(self._metadata(), user, phone_shown, content, context_id)
 
     async def post_webhook(self, value: dict[str, Any]) -> None:
         """POST one ``messages`` change to the webhook URL, signed like Meta signs it."""

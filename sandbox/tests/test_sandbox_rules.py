@@ -18,6 +18,7 @@ from messaging_sandbox.magic import (
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+BSUID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9]{1,128}")  # Meta's business-scoped user ID page
 
 
 def test_readme_documents_every_magic_number_exactly():
@@ -27,9 +28,12 @@ def test_readme_documents_every_magic_number_exactly():
     assert text[start:end].strip() == markdown_table()
 
 
-def test_magic_numbers_are_valid_e164_and_unknown_numbers_deliver():
+def test_magic_recipients_are_valid_e164_or_user_ids_and_unknown_ones_deliver():
     for magic in MAGIC_NUMBERS + WHATSAPP_MAGIC_NUMBERS:
-        assert E164.fullmatch(magic.number), magic.number
+        assert E164.fullmatch(magic.number) or (
+            magic in WHATSAPP_MAGIC_NUMBERS and BSUID.fullmatch(magic.number)
+        )
+    assert whatsapp_outcome_for("US.13491208655302741918").outcome == "read"
     assert outcome_for("+442071838750").outcome == "delivered"
     assert outcome_for("+15550001002").error_code == "30003"
     assert whatsapp_outcome_for("442071838750").outcome == "read"

@@ -58,6 +58,15 @@ def test_delivered_sms_releases_the_gate(airflow_db, signalwire_conn):
     assert message["body"].startswith("Nightly load for ")  # the template was rendered
 
 
+def test_a_manual_run_without_a_logical_date_sends_too(airflow_db, signalwire_conn):
+    """Airflow 3 triggers manual runs without a logical date: the example's text must not need one."""
+    httpx.post(f"{signalwire_conn.url}/_sandbox/reset").raise_for_status()
+    run = gate_dag().test(logical_date=None, run_conf={"to": "+15550001001"})
+    assert run.state == "success", states(run)
+    (message,) = sandbox_messages(signalwire_conn)
+    assert message["body"].startswith(f"Nightly load for {run.run_after:%Y-%m-%d} finished")
+
+
 def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_conn):
     run = gate_dag().test(run_conf={"to": "+15550001003", "on_call": "+15550001001"})
     assert run.state == "failed"
@@ -257,3 +266,23 @@ def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
     events = [e["raw_status"] for e in store.events_for("signalwire", sent["sid"])]
     store.dispose()
     assert events[0] == "queued" and events[-1] == final  # the send task saw queued; the logs told the rest
+
+
+def test_a_generated_pdf_is_sent_to_a_user_id_and_gated_on_delivery(
+    airflow_db, whatsapp_env, trigger_runs, tmp_path
+):
+    dag = importlib.import_module("example_dags.whatsapp_pdf_report").dag
+    run = dag.test(run_conf={"to": "US.15550002008", "report_dir": f"file://{tmp_path}/reports/"})
+    assert run.state == "success", states(run)
+    assert states(run) == {
+        "render_report": "success",
+        "send_report": "success",
+        "wait_for_delivery": "success",
+    }
+    assert len(trigger_runs) == 1  # the gate deferred and resumed to success
+    (sent,) = [m for m in sandbox_messages(whatsapp_env) if m["service"] == "whatsapp"]
+    assert sent["payload"]["recipient"] == "US.15550002008" and sent["payload"]["type"] == "document"
+    (report,) = (tmp_path / "reports").iterdir()
+    assert sent["payload"]["document"]["filename"] == report.name and report.read_bytes().startswith(
+        b"%PDF-1.4"
+    )

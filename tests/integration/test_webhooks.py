@@ -169,3 +169,29 @@ def test_sandbox_status_callbacks_land_in_the_store(sandbox, store):
     assert (undelivered.state, undelivered.error_code) == (MessageState.UNDELIVERED, "30003")
     callbacks = httpx.get(f"{sandbox.url}/_sandbox/callbacks").json()["callbacks"]
     assert {c["response_status"] for c in callbacks} == {200}
+
+
+def test_the_connections_status_callback_makes_sms_gating_use_pushed_statuses(sandbox, store, monkeypatch):
+    """Status callback URL on the connection: every send reports to the receiver, and the store-backed
+    sensor passes without polling SignalWire."""
+    from airflow_provider_messaging.operators.signalwire import SignalWireSendMessageOperator
+    from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSensor
+
+    httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+    c = sandbox.config
+    secrets = {"signalwire_default": signalwire(c.signing_key)}
+    with BackgroundServer(create_webhook_app(store=store, credentials=resolver(secrets))) as receiver:
+        monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
+            "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
+            "extra": {"base_url": sandbox.url, "from_number": "+15551230001",
+                      "status_callback": f"{receiver.url}/signalwire/signalwire_default"}}))  # fmt: skip
+        ids = SignalWireSendMessageOperator(task_id="send", to="+15550001001", body="pushed").execute({})
+        gate = SignalWireMessageSensor(task_id="gate", message_ids=ids, source="store", store_url=store.url)
+        for _ in range(200):
+            result = gate.poke({})
+            if result.is_done:
+                break
+            time.sleep(0.02)
+    assert result.is_done and result.xcom_value["counts"] == {"delivered": 1}
+    callbacks = httpx.get(f"{sandbox.url}/_sandbox/callbacks").json()["callbacks"]
+    assert callbacks and all(c["url"].endswith("/signalwire/signalwire_default") for c in callbacks)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_messaging.core.errors import PermanentError
 from airflow_provider_messaging.hooks.whatsapp import WhatsAppHook
 from airflow_provider_messaging.operators.whatsapp import (
     WhatsAppSendMessageOperator,
@@ -177,3 +178,94 @@ def test_connection_test_against_the_sandbox(wa, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps(conn))
     ok, message = WhatsAppHook().test_connection()
     assert not ok and "190" in message and "wrong" not in message
+
+
+# -- business-scoped user ids and files ------------------------------------------------------------
+
+USER_ID_ONLY = "US.15550002008"  # the sandbox's user known only by user id
+
+
+def generated_pdf(tmp_path, name="report.pdf"):
+    from example_dags.whatsapp_pdf_report import pdf_bytes
+
+    path = tmp_path / name
+    path.write_bytes(pdf_bytes(["Daily report", "Rows loaded: 42"]))
+    return path
+
+
+def test_a_generated_pdf_reaches_a_user_id_as_a_document_and_is_gated_on_delivery(wa, tmp_path):
+    pdf = generated_pdf(tmp_path)
+    ids = WhatsAppSendMessageOperator(
+        task_id="s", to=USER_ID_ONLY, media_path=str(pdf), caption="Week 32"
+    ).execute({})
+    (sent,) = accepted(wa["sandbox"])
+    assert sent["to"] == USER_ID_ONLY and sent["payload"]["recipient"] == USER_ID_ONLY
+    document = sent["payload"]["document"]
+    assert (document["filename"], document["caption"]) == ("report.pdf", "Week 32")
+    assert sent["media"] == [f"report.pdf (application/pdf, {pdf.stat().st_size} bytes)"]  # the uploaded file
+    gate = wait_for(WhatsAppMessageSensor(task_id="w", message_ids=ids, store_url=wa["store_url"]))
+    assert gate["messages"][ids[0]]["to"] == USER_ID_ONLY  # stored and gated by user id
+    assert (
+        WhatsAppHook().download_media(document["id"], tmp_path / "back.pdf").read_bytes() == pdf.read_bytes()
+    )
+
+
+def test_a_template_header_file_and_a_broadcast_upload_once(wa, tmp_path):
+    from airflow_provider_messaging.operators.broadcast import WhatsAppTemplateBroadcastOperator
+
+    pdf = generated_pdf(tmp_path, "invoice.pdf")
+    params = {"template_name": "order_shipped", "language": "en_US", "media_path": f"file://{pdf}",
+              "buttons": [{"sub_type": "url", "index": 1, "value": "7781"}]}  # fmt: skip
+    WhatsAppSendTemplateOperator(task_id="t", to="+15550002001", body_parameters=["Maria", "EUR 49.90", "today"],
+                                 **params).execute({})  # fmt: skip
+    rows = [
+        {"to": to, "parameters": ["Max", "EUR 9.90", "tomorrow"]}
+        for to in ("+15550002001", USER_ID_ONLY, "+4915112345678")
+    ]
+    WhatsAppTemplateBroadcastOperator(task_id="b", recipients=rows, pacing=False, **params).execute({})
+    headers = [
+        m["payload"]["template"]["components"][0]["parameters"][0]["document"]
+        for m in accepted(wa["sandbox"])
+    ]
+    assert [h["filename"] for h in headers] == ["invoice.pdf"] * 4
+    assert len({h["id"] for h in headers[1:]}) == 1  # the broadcast uploaded once for every row
+
+
+def test_a_reply_with_a_file_from_a_user_id_is_found_and_downloaded(wa, tmp_path):
+    import base64
+
+    from airflow_provider_messaging.sensors.inbound import WhatsAppMessageReceivedSensor
+
+    sensor = WhatsAppMessageReceivedSensor(task_id="r", from_numbers=USER_ID_ONLY, store_url=wa["store_url"])
+    sensor._since = time.time() - 1
+    scan = {"type": "document", "mime_type": "application/pdf", "filename": "signed.pdf",
+            "content_base64": base64.b64encode(b"%PDF-1.4 signed").decode()}  # fmt: skip
+    httpx.post(f"{wa['sandbox'].url}/_sandbox/whatsapp/inbound",
+               json={"from": USER_ID_ONLY, "media": scan, "text": "signed"}).raise_for_status()  # fmt: skip
+    reply = wait_for(sensor)
+    assert (reply["from"], reply["user_id"], reply["username"]) == (
+        USER_ID_ONLY,
+        USER_ID_ONLY,
+        "sandbox.nophone",
+    )
+    assert (reply["type"], reply["text"], reply["media"]["mime_type"]) == (
+        "document",
+        "signed",
+        "application/pdf",
+    )
+    written = WhatsAppHook().download_media(reply["media"]["id"], f"file://{tmp_path}/inbox/")
+    assert written.read_bytes() == b"%PDF-1.4 signed" and written.name == f"{reply['media']['id']}.pdf"
+
+
+def test_a_file_meta_refuses_is_reported_with_metas_words(wa, tmp_path):
+    from airflow_provider_messaging.whatsapp.media import MediaFile
+
+    exe = tmp_path / "tool.exe"
+    exe.write_bytes(b"MZ")
+    with pytest.raises(PermanentError) as err:
+        WhatsAppHook().client.upload_media(
+            MediaFile(exe, "tool.exe", "application/x-msdownload", 2, "document")
+        )
+    assert "code 100" in str(
+        err.value
+    ) and "Param file must be a file with one of the following types" in str(err.value)

@@ -9,7 +9,13 @@ import pytest
 import respx
 from airflow.sdk import DAG
 
-from airflow_provider_messaging.core.errors import AuthenticationError, ValidationError, WindowClosedError
+from airflow_provider_messaging.core.errors import (
+    AuthenticationError,
+    RecipientError,
+    TemplateError,
+    ValidationError,
+    WindowClosedError,
+)
 from airflow_provider_messaging.notifications.signalwire import (
     SignalWireNotifier,
     send_signalwire_notification,
@@ -114,3 +120,24 @@ async def test_whatsapp_async_path():
     await WhatsAppNotifier(to="+15550002001", text="hi {{ run_id }}", context=context())
     assert json.loads(route.calls.last.request.content)["text"]["body"] == "hi manual__1"
     assert isinstance(route.calls.last.response, httpx.Response)
+
+
+@respx.mock
+def test_a_whatsapp_template_alert_is_checked_before_sending_when_the_connection_has_a_waba(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WHATSAPP_DEFAULT", json.dumps({
+        "conn_type": "whatsapp", "password": "EAAG-x", "extra": {"phone_number_id": "1065", "waba_id": "2000"}}))  # fmt: skip
+    respx.get("https://graph.facebook.com/v25.0/2000/message_templates").respond(200, json={"data": [
+        {"name": "task_failed", "language": "en_US", "status": "PAUSED", "components": []}]})  # fmt: skip
+    send = respx.post(WA).respond(200, json=OK)
+    with pytest.raises(TemplateError, match="PAUSED"):
+        WhatsAppNotifier(to="+15550002001", template_name="task_failed")(context())
+    assert send.call_count == 0
+
+
+@respx.mock
+def test_a_failed_alert_is_logged_with_the_services_error(capfd, caplog):
+    respx.post(WA).respond(400, json={"error": {"code": 131026, "message": "Message undeliverable"}})
+    with pytest.raises(RecipientError):
+        WhatsAppNotifier(to="+15550002001", text="x")(context())
+    logged = capfd.readouterr().out + caplog.text  # Airflow's structured log, or plain logging
+    assert "the notification was not sent" in logged and "131026" in logged

@@ -28,7 +28,14 @@ def test_signalwire_form_relabels_the_standard_fields():
     (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == "signalwire"]
     relabel = conn["ui-field-behaviour"]["relabeling"]
     assert relabel == {"host": "Space URL", "login": "Project ID", "password": "API Token"}
-    assert set(conn["conn-fields"]) == {"signing_key", "from_number", "context", "relay_protocol", "base_url"}
+    assert set(conn["conn-fields"]) == {
+        "signing_key",
+        "from_number",
+        "context",
+        "relay_protocol",
+        "status_callback",
+        "base_url",
+    }
 
 
 def test_airflow_discovers_the_provider_and_its_hook():

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from urllib.parse import parse_qs
 
 import httpx
@@ -141,11 +143,30 @@ def test_an_unknown_outcome_is_never_resent_and_fails_without_retry_naming_who()
         return created(request)
 
     respx.post(f"{BASE}/Messages.json").mock(side_effect=answer)
+    lookup = respx.get(f"{BASE}/Messages.json").respond(200, json={"messages": [], "next_page_uri": None})
     with pytest.raises(AirflowFailException) as err:
         op(to=["+15550001001", "+15550001002", "+15550001003"], body="x").execute({})
     assert "2 of 3 recipient(s) have the message" in str(err.value)
     assert "outcome unknown" in str(err.value) and "+15550001002" in str(err.value)
     assert len(calls) == 3  # the others are sent; the one in doubt is tried once
+    assert lookup.call_count == 1  # and looked up at SignalWire, which does not have it
+    assert lookup.calls.last.request.url.params["To"] == "+15550001002"
+
+
+@respx.mock
+def test_a_send_whose_answer_was_lost_but_that_signalwire_has_counts_as_sent():
+    def answer(request):
+        if b"1002" in request.content:
+            raise httpx.ReadTimeout("no answer")
+        return created(request)
+
+    respx.post(f"{BASE}/Messages.json").mock(side_effect=answer)
+    found = {"sid": "sid-found", "status": "sent", "to": "+15550001002", "from": "+15551230001", "body": "x",
+             "date_created": email.utils.formatdate(time.time(), usegmt=True)}  # fmt: skip
+    respx.get(f"{BASE}/Messages.json").respond(200, json={"messages": [found], "next_page_uri": None})
+    ti = FakeTI()
+    ids = op(to=["+15550001001", "+15550001002"], body="x").execute({"ti": ti})
+    assert ids == ["sid-1001", "sid-found"]
 
 
 @respx.mock

@@ -145,3 +145,27 @@ async def test_async_client_sends_and_maps_errors():
         assert (await c.send("+4915112345678", Template("hello_world", "en_US"))).message_id == "wamid.ABC"
         with pytest.raises(RateLimitedError, match="pair rate limit"):
             await c.send("+4915112345678", Text("again"))
+
+
+@respx.mock
+def test_error_texts_name_the_connection_and_keep_one_full_stop():
+    creds = WhatsAppCredentials(
+        access_token="EAAG-secret", phone_number_id="106500000000001", conn_id="wa_ops"
+    )
+    respx.post(MESSAGES).mock(return_value=graph_error(190, "Error validating access token.", status=401))
+    with WhatsAppCloudClient(creds, retry_policy=FAST) as c, pytest.raises(AuthenticationError) as err:
+        c.send("+4915112345678", Text("hi"))
+    text = str(err.value)
+    assert ".." not in text and "Check the access token (password) of connection 'wa_ops'" in text
+    assert "EAAG-secret" not in text
+
+
+@respx.mock
+def test_an_unreachable_graph_api_names_the_base_url_to_check():
+    creds = WhatsAppCredentials(
+        access_token="t", phone_number_id="1", base_url="http://127.0.0.1:9", conn_id="wa_x"
+    )
+    respx.get("http://127.0.0.1:9/v25.0/1").mock(side_effect=httpx.ConnectError("refused"))
+    with WhatsAppCloudClient(creds, retry_policy=FAST) as c, pytest.raises(Exception) as err:
+        c.get_phone_number()
+    assert "Check the base URL (extra base_url) of connection 'wa_x'" in str(err.value)
