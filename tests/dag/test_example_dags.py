@@ -242,16 +242,23 @@ def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
     ("to", "run_state", "final"), [("+15550001001", "success", "delivered"), ("+15550001002", "failed", "undelivered")]
 )  # fmt: skip
 def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
-    airflow_db, slow_sandbox, monkeypatch, tmp_path, trigger_runs, to, run_state, final
+    airflow_db, monkeypatch, tmp_path, trigger_runs, to, run_state, final
 ):
+    from messaging_sandbox.config import SandboxConfig
+    from messaging_sandbox.server import SandboxServer
+
+    # receipts come about five seconds after the send: the send task has ended, the gate has deferred
+    with SandboxServer(SandboxConfig(port=0, sent_delay=2.0, delivered_delay=2.0)) as sandbox:
+        relay_gate(sandbox, monkeypatch, tmp_path, trigger_runs, to, run_state, final)
+
+
+def relay_gate(signalwire_conn, monkeypatch, tmp_path, trigger_runs, to, run_state, final):
     from airflow_provider_messaging.store.store import MessageStore
 
-    signalwire_conn = slow_sandbox  # receipts come a second after the send: the send task has ended
-    c = slow_sandbox.config
+    c = signalwire_conn.config
     monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
         "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
-        "extra": {"base_url": slow_sandbox.url, "from_number": "+15551230001"}}))  # fmt: skip
-    httpx.post(f"{slow_sandbox.url}/_sandbox/reset").raise_for_status()
+        "extra": {"base_url": signalwire_conn.url, "from_number": "+15551230001"}}))  # fmt: skip
 
     store_url = f"sqlite:///{tmp_path / 'relay.db'}"
     monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", store_url)
