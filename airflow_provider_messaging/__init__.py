@@ -141,6 +141,12 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "description": "Relay context for sends and inbound messages (default 'airflow').",
                 "schema": {**text, "default": "airflow"},
             },
+            "relay_protocol": {
+                "label": "Relay protocol",
+                "description": "The Relay WebSocket framing: 'signalwire' (the current one, the default) or "
+                "'blade' (the older one of the signalwire 2.x SDKs).",
+                "schema": {**text, "enum": ["signalwire", "blade", None], "default": "signalwire"},
+            },
             "status_callback": {
                 "label": "Status callback URL",
                 "description": "Where SignalWire reports every status change: the webhook receiver's route for this "
@@ -165,6 +171,7 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
                 "from_number": "+15551230001",
                 "context": "airflow",
+                "relay_protocol": "signalwire",
                 "status_callback": "https://airflow.example.com/messaging/signalwire/signalwire_default",
                 "base_url": "http://127.0.0.1:8787",
             },

@@ -1,9 +1,11 @@
-"""Send an SMS over SignalWire Relay (WebSocket) with a context and tags, then gate on it.
+"""Send an SMS over SignalWire Relay (WebSocket) with a context and tags, end the task, gate later.
 
-Relay messages have no REST resource: the send task writes the Relay state events it sees to the
-status store, and the sensor reads the store (``source="store"``). Relay does not guarantee
-delivery receipts, so the gate passes on ``sent`` if no receipt came within its timeout
-(``on_timeout="pass_if_sent"``). ``make demo`` runs it against the sandbox's Relay server.
+The send task speaks Relay's current framing (``signalwire.connect``; ``relay_protocol="blade"``
+speaks the older one), writes the state events it sees while connected to the status store, and
+ends right after the send (``wait_for_states=0``): the delivery receipt comes when nobody listens.
+The deferred gate reads the store and looks up in SignalWire's message logs every message the
+store shows no final state for, so it passes on the real delivery and fails on a real failure:
+``on_timeout="fail"``, no "sent is good enough". ``make demo`` runs it against the sandbox.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSenso
 
 with DAG(
     dag_id="signalwire_relay_delivery_gate",
-    description="SMS over Relay with context and tags, gated on its state events",
+    description="SMS over Relay with context and tags; a deferred gate passes on the receipt from the message logs",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -30,14 +32,15 @@ with DAG(
         api="relay",
         context="office",
         tags=["dag:{{ dag.dag_id }}", "run:{{ run_id }}"],
-        wait_for_states=10,  # keep listening for state events up to 10 s after the send
+        wait_for_states=0,  # end the task right after the send; the gate finds the receipt later
     )
 
     SignalWireMessageSensor(
         task_id="wait_for_delivery",
         message_ids=send.output,
-        source="store",
-        on_timeout="pass_if_sent",
-        poke_interval=1,
-        timeout=30,
+        source="store",  # the status store, completed from the message logs
+        on_timeout="fail",
+        deferrable=True,
+        poll_interval=2,
+        timeout=120,
     )

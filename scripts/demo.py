@@ -60,9 +60,11 @@ SCENARIOS = [
         "failed",
     ),
     Scenario(
-        "SMS over SignalWire Relay (WebSocket) with context 'office' and tags, gated on its state events",
+        "SMS over SignalWire Relay (current framing, context 'office', tags); the send task ends at once, "
+        "the receipt comes 9 s later (magic +15550001006), and the deferred gate passes on it from the "
+        "message logs with on_timeout='fail'",
         "signalwire_relay_delivery_gate",
-        {"to": "+15550001001"},
+        {"to": "+15550001006"},
         "success",
     ),
     Scenario(
@@ -130,7 +132,9 @@ from airflow.utils.session import create_session
 with create_session() as session:
     runs = session.query(DagRun).filter(DagRun.dag_id == {dag_id!r}).order_by(DagRun.id).all()
     rows = [{{"run_id": r.run_id, "state": str(r.state),
-              "tasks": {{ti.task_id: str(ti.state) for ti in r.get_task_instances(session=session)}}}}
+              "tasks": {{ti.task_id: str(ti.state) for ti in r.get_task_instances(session=session)}},
+              "ended": {{ti.task_id: ti.end_date.timestamp() for ti in r.get_task_instances(session=session)
+                        if ti.end_date}}}}
             for r in runs]
 print("RUNS=" + json.dumps(rows))
 """
@@ -250,7 +254,30 @@ def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> b
     if run["state"] != scenario.expected_run_state:
         print(result.stdout[-3000:], result.stderr[-3000:])
         return False
+    if scenario.dag_id == "signalwire_relay_delivery_gate":
+        return show_relay_gate(env, sandbox_url, run, result.stdout + result.stderr)
     return True
+
+
+def show_relay_gate(env: dict[str, str], sandbox_url: str, run: dict[str, Any], output: str) -> bool:
+    """What the Relay gate saw: the send task's state event, then the receipt the logs gave later."""
+    (message,) = [m for m in httpx.get(f"{sandbox_url}/_sandbox/messages").json()["messages"]
+                  if m.get("relay_context") == "office"]  # fmt: skip
+    store = MessageStore(env["AIRFLOW__MESSAGING__STORE_URL"])
+    events = store.events_for("signalwire", message["sid"])
+    store.dispose()
+    ended = run["ended"]["send_over_relay"]
+    deferred = "running trigger in line" in output  # what `airflow dags test` logs for a deferral
+    print(
+        f"  Relay framing spoken: {message['relay_framing']}; the gate deferred: {'yes' if deferred else 'no'}"
+    )
+    for event in events:
+        after = event["event_ts"] - ended
+        by = "the send task (Relay state event)" if after <= 0 else "the gate (message logs)"
+        print(
+            f"    store: {event['raw_status']:<10} {after:+6.1f} s after the send task ended, written by {by}"
+        )
+    return deferred and events[-1]["raw_status"] == "delivered" and events[-1]["event_ts"] > ended
 
 
 def print_accepted(sandbox_url: str, store_url: str) -> None:

@@ -23,7 +23,7 @@ for key in list(os.environ):
 
 import pytest  # noqa: E402  (after the environment above)
 
-pytest_plugins = ["tests.conftest_sandbox", "tests.store_backends"]
+pytest_plugins = ["tests.conftest_sandbox", "tests.store_backends", "tests.official_sdks"]
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ConfigurationError, MessagingError
@@ -14,9 +15,19 @@ if TYPE_CHECKING:
 
     from ..core.retry import RetryPolicy
     from ..signalwire.credentials import SignalWireCredentials
+    from ..signalwire.native import AsyncMessagingApiClient, MessagingApiClient
     from ..signalwire.relay import RelayClient, RelayMessage
     from ..signalwire.rest import AsyncSignalWireRestClient, SignalWireRestClient
-    from ..signalwire.sender import RelaySender, RestSender
+    from ..signalwire.sender import NativeSender, RelaySender, RestSender
+
+
+def checked_rest_api(api: str, custom_variables: Mapping[str, str] | None = None) -> str:
+    """``api`` of the faces that send over REST: ``"rest"`` (Compatibility) or ``"native"``."""
+    if api not in ("rest", "native"):
+        raise ValueError(f"api must be 'rest' or 'native', got {api!r}")
+    if custom_variables and api != "native":
+        raise ValueError("custom_variables: only api='native' carries them; pass api='native' or drop them")
+    return api
 
 
 class SignalWireHook(
@@ -25,8 +36,8 @@ class SignalWireHook(
     """SignalWire credentials from an Airflow connection.
 
     :param signalwire_conn_id: the connection holding Space URL (host), Project ID (login),
-        API Token (password) and the optional extras ``signing_key``, ``from_number``, ``context``
-        and ``base_url`` (point everything at the local sandbox).
+        API Token (password) and the optional extras ``signing_key``, ``from_number``, ``context``,
+        ``relay_protocol`` and ``base_url`` (point everything at the local sandbox).
     :param timeout: seconds to wait for each HTTP request.
     :param retry_policy: how transient failures are retried (default: 5 attempts, backoff).
     """
@@ -76,17 +87,37 @@ class SignalWireHook(
             credentials, timeout=timeout, retry_policy=retry_policy, max_connections=max_connections
         )
 
+    @cached_property
+    def messaging_api(self) -> MessagingApiClient:
+        """The blocking client of the native Messaging API and the message logs."""
+        from ..signalwire.native import MessagingApiClient
+
+        return MessagingApiClient(self.credentials, timeout=self.timeout, retry_policy=self.retry_policy)
+
+    async def get_async_messaging_api(
+        self, *, max_connections: int = 100, retry_policy: RetryPolicy | None = None
+    ) -> AsyncMessagingApiClient:
+        """A new async client of the native Messaging API and the message logs; use it with ``async with``."""
+        from ..signalwire.native import AsyncMessagingApiClient
+
+        return AsyncMessagingApiClient(
+            await self.aget_credentials(), timeout=self.timeout, retry_policy=retry_policy or self.retry_policy,
+            max_connections=max_connections,
+        )  # fmt: skip
+
     def get_relay_client(
         self,
         contexts: Sequence[str] | None = None,
         *,
         on_state: Callable[[RelayMessage], object] | None = None,
         on_receive: Callable[[RelayMessage], object] | None = None,
+        relay_protocol: str | None = None,
     ) -> RelayClient:
-        """A Relay v2 client (not yet connected: use ``with hook.get_relay_client(...) as relay``).
+        """A Relay client (not yet connected: use ``with hook.get_relay_client(...) as relay``).
 
         It connects to the connection's ``base_url`` (the sandbox) or to ``wss://<Space URL>``, and
         subscribes ``contexts`` (default: the connection's context) for state and receive events.
+        ``relay_protocol`` (default: the connection's, else ``"signalwire"``) picks the framing.
         """
         from ..signalwire.relay import RelayClient
 
@@ -96,6 +127,7 @@ class SignalWireHook(
             on_state=on_state,
             on_receive=on_receive,
             request_timeout=self.timeout,
+            relay_protocol=relay_protocol,
         )
 
     @asynccontextmanager
@@ -111,6 +143,26 @@ class SignalWireHook(
             yield RestSender(next_client, callback)
 
     @asynccontextmanager
+    async def native_sender(
+        self,
+        concurrency: int,
+        status_callback: str | None = None,
+        custom_variables: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[NativeSender]:
+        """A sender for the send engine over the native Messaging API; ``status_callback`` defaults to
+        the connection's, as for :meth:`rest_sender`."""
+        from ..core.http import client_shards
+        from ..core.retry import NO_RETRIES
+        from ..signalwire.sender import NativeSender
+
+        async def make(connections: int) -> AsyncMessagingApiClient:
+            return await self.get_async_messaging_api(max_connections=connections, retry_policy=NO_RETRIES)
+
+        callback = status_callback or (await self.aget_credentials()).status_callback
+        async with client_shards(make, concurrency) as next_client:
+            yield NativeSender(next_client, callback, custom_variables)
+
+    @asynccontextmanager
     async def relay_sender(
         self,
         context: str | None = None,
@@ -118,6 +170,7 @@ class SignalWireHook(
         *,
         on_state: Callable[[RelayMessage], object] | None = None,
         wait_for_states: float = 2.0,
+        relay_protocol: str | None = None,
     ) -> AsyncIterator[RelaySender]:
         """A sender for the send engine over one Relay connection (connected on entry)."""
         import asyncio
@@ -126,14 +179,22 @@ class SignalWireHook(
 
         credentials = await self.aget_credentials()
         sender = RelaySender(credentials, context or credentials.context, tags, on_state=on_state,
-                             wait_for_states=wait_for_states, request_timeout=self.timeout)  # fmt: skip
+                             wait_for_states=wait_for_states, request_timeout=self.timeout,
+                             relay_protocol=relay_protocol)  # fmt: skip
         await asyncio.to_thread(sender.__enter__)
-        self.log.info("Relay connected (context %r, protocol %s)", sender.context, sender.client.protocol)
+        self.log.info("Relay connected (%s framing, context %r, session %s)", sender.client.relay_protocol,
+                      sender.context, sender.client.protocol)  # fmt: skip
         try:
             yield sender
         finally:
             await asyncio.to_thread(sender.__exit__)
             self.log.info("Relay states seen: %s", sender.states)
+
+    def close(self) -> None:
+        super().close()
+        if "messaging_api" in self.__dict__:
+            self.messaging_api.close()
+            del self.__dict__["messaging_api"]
 
     def test_connection(self) -> tuple[bool, str]:
         """List one message: cheap, authenticated, and it proves the Space and Project ID are right."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from ..hooks.signalwire import SignalWireHook
+from ..hooks.signalwire import SignalWireHook, checked_rest_api
 from .base import MessagingNotifier
 
 if TYPE_CHECKING:
@@ -31,9 +32,12 @@ class SignalWireNotifier(MessagingNotifier):
     :param media_urls: up to 8 http(s) URLs (MMS).
     :param from_number: the sender; default: the connection's Default From number.
     :param signalwire_conn_id: the SignalWire connection to use.
+    :param api: ``"rest"`` (default: the Compatibility REST API) or ``"native"`` (SignalWire's own
+        Messaging API).
+    :param custom_variables: up to 20 text pairs echoed in status callbacks; ``api="native"`` only.
     """
 
-    template_fields = ("to", "body", "media_urls", "from_number", "signalwire_conn_id")
+    template_fields = ("to", "body", "media_urls", "from_number", "signalwire_conn_id", "custom_variables")
 
     def __init__(
         self,
@@ -43,9 +47,13 @@ class SignalWireNotifier(MessagingNotifier):
         media_urls: Sequence[str] | None = None,
         from_number: str | None = None,
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        api: str = "rest",
+        custom_variables: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.api = checked_rest_api(api, custom_variables)
+        self.custom_variables = custom_variables
         self.to = to
         self.body = body
         self.media_urls = media_urls
@@ -65,9 +73,14 @@ class SignalWireNotifier(MessagingNotifier):
         sms = Sms.checked(self.body, self.media_urls, from_number, self.signalwire_conn_id)
         await asend_each(
             context=context, service="signalwire", recipients=recipients, prepare=sms.to,
-            open_sender=hook.rest_sender, ledger_purpose=notification_purpose(context), retryable=False,
+            open_sender=self.open_sender(hook), ledger_purpose=notification_purpose(context), retryable=False,
             log=self.log,
         )  # fmt: skip
+
+    def open_sender(self, hook: SignalWireHook) -> Callable[[int], AbstractAsyncContextManager[Any]]:
+        if self.api == "native":
+            return lambda concurrency: hook.native_sender(concurrency, custom_variables=self.custom_variables)
+        return hook.rest_sender
 
 
 send_signalwire_notification = SignalWireNotifier

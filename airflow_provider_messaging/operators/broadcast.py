@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ..hooks.signalwire import SignalWireHook
+from ..hooks.signalwire import SignalWireHook, checked_rest_api
 from ..hooks.whatsapp import WhatsAppHook
 
 if TYPE_CHECKING:
@@ -194,6 +194,9 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param from_number: the sender; defaults to the connection's "Default From number".
     :param status_callback: URL SignalWire calls on every status change (default: the connection's
         Status callback URL).
+    :param api: ``"rest"`` (default: the Compatibility REST API) or ``"native"`` (SignalWire's own
+        Messaging API; gate its messages with ``SignalWireMessageSensor(source="store")``).
+    :param custom_variables: up to 20 text pairs echoed in every status callback; ``api="native"`` only.
     :param to_column: the column holding the number (default ``to``).
     :param rate: messages per second for this sender (up to 1,000).
     :param concurrency: requests in flight at once (default: half the rate, 4 to 64).
@@ -217,6 +220,7 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     default_rate = 4.0
     template_fields: Sequence[str] = (
         "recipients", "csv_path", "body", "media_urls", "from_number", "status_callback", "signalwire_conn_id",
+        "custom_variables",
         "dedupe_key",
     )  # fmt: skip
     template_fields_renderers = {"body": "txt", "recipients": "json"}
@@ -230,9 +234,13 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         from_number: str | None = None,
         status_callback: str | None = None,
         signalwire_conn_id: str = SignalWireHook.default_conn_name,
+        api: str = "rest",
+        custom_variables: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.api = checked_rest_api(api, custom_variables)
+        self.custom_variables = custom_variables
         self.body = body
         self.media_urls = media_urls
         self.from_number = from_number
@@ -262,6 +270,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         return Sms(self._sender, *validate_content(body, media)).to(row.number, to)
 
     def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
+        if self.api == "native":
+            return self.hook.native_sender(concurrency, self.status_callback, self.custom_variables)
         return self.hook.rest_sender(concurrency, self.status_callback)
 
 

@@ -1,4 +1,4 @@
-"""Send SMS/MMS through SignalWire's Compatibility REST API as an Airflow task."""
+"""Send SMS/MMS through SignalWire (Compatibility REST, native Messaging API or Relay) as an Airflow task."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from ..hooks.signalwire import SignalWireHook
+from ..hooks.signalwire import SignalWireHook, checked_rest_api
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -38,13 +38,20 @@ class SignalWireSendMessageOperator(BaseOperator):
     :param on_unknown: ``"skip"`` (default) or ``"resend"`` a recipient whose send an earlier try
         lost track of (request sent, no answer).
     :param force_resend: send again to recipients an earlier try of this task already sent to.
-    :param api: ``"rest"`` (default: the Compatibility REST API) or ``"relay"`` (Relay v2 over
-        WebSocket: ``messaging.send`` with ``context`` and ``tags``; the state events seen while
-        the task runs are written to the status store, where the store-backed sensors read them).
+    :param api: ``"rest"`` (default: the Compatibility REST API), ``"native"`` (SignalWire's own
+        Messaging API, ``/api/messaging/messages``, with ``custom_variables``) or ``"relay"``
+        (Relay over WebSocket: ``messaging.send`` with ``context`` and ``tags``; the state events
+        seen while the task runs are written to the status store). Native and Relay messages have
+        no Compatibility resource: gate them with ``SignalWireMessageSensor(source="store")``,
+        which reads the store and looks up what it lacks in the message logs.
+    :param custom_variables: up to 20 text pairs SignalWire echoes in every status callback;
+        ``api="native"`` only.
     :param context: the Relay context (default: the connection's context); ``api="relay"`` only.
     :param tags: Relay tags, e.g. ``["dag:nightly"]``; ``api="relay"`` only.
+    :param relay_protocol: the Relay framing, ``"signalwire"`` or ``"blade"`` (default: the
+        connection's, else ``"signalwire"``); ``api="relay"`` only.
     :param wait_for_states: with ``api="relay"``, seconds to keep listening for state events after
-        the last send before closing (default 2).
+        the last send before closing (default 2; 0 ends the task right after the send).
     """
 
     template_fields: Sequence[str] = (
@@ -56,6 +63,7 @@ class SignalWireSendMessageOperator(BaseOperator):
         "signalwire_conn_id",
         "context",
         "tags",
+        "custom_variables",
     )
     template_fields_renderers = {"body": "txt"}
     ui_color = "#f0e4ec"
@@ -75,12 +83,14 @@ class SignalWireSendMessageOperator(BaseOperator):
         context: str | None = None,
         tags: Sequence[str] = (),
         wait_for_states: float = 2.0,
+        custom_variables: dict[str, str] | None = None,
+        relay_protocol: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if api not in ("rest", "relay"):
-            raise ValueError(f"api must be 'rest' or 'relay', got {api!r}")
-        self.api = api
+        self.api = api if api == "relay" else checked_rest_api(api, custom_variables)
+        self.custom_variables = custom_variables
+        self.relay_protocol = relay_protocol
         self.context = context
         self.tags = tags
         self.wait_for_states = wait_for_states
@@ -126,10 +136,12 @@ class SignalWireSendMessageOperator(BaseOperator):
             store = MessageStore()
 
         def open_sender(concurrency: int) -> Any:
+            if self.api == "native":
+                return self.hook.native_sender(concurrency, self.status_callback, self.custom_variables)
             if store is None:
                 return self.hook.rest_sender(concurrency, self.status_callback)
             return self.hook.relay_sender(
-                self.context, self.tags, wait_for_states=self.wait_for_states,
+                self.context, self.tags, wait_for_states=self.wait_for_states, relay_protocol=self.relay_protocol,
                 on_state=lambda message: store.record_status(message.as_status_event()),
             )  # fmt: skip
 

@@ -30,10 +30,12 @@ class SignalWireMessageSensor(DeliverySensor):
     :param success_states: states that count as success (``queued``, ``sent``, ``delivered``).
     :param failure_states: states that fail the task (default ``failed``, ``undelivered``).
     :param signalwire_conn_id: the SignalWire connection to use.
-    :param source: ``"rest"`` (default: poll each message over REST) or ``"store"``: read the
-        status store, which status callbacks (through the webhook receiver) and the Relay state
-        events seen by ``api="relay"`` sends fill. Relay messages have no REST resource, so gate
-        them with ``source="store"``.
+    :param source: ``"rest"`` (default: poll each message's Compatibility resource) or
+        ``"store"``: read the status store, which status callbacks (through the webhook receiver)
+        and the Relay state events seen by ``api="relay"`` sends fill, and look up in SignalWire's
+        message logs every message the store shows no final state for (writing what the logs say
+        to the store). Relay and native-API messages have no Compatibility resource: gate them
+        with ``source="store"``; a receipt that came while nobody listened still counts.
     :param store_url: the status store for ``source="store"`` (default ``[messaging] store_url``).
     """
 
@@ -71,12 +73,13 @@ class SignalWireMessageSensor(DeliverySensor):
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
     def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
-        from ..triggers.delivery import SignalWireMessageTrigger, StoreStatusTrigger
+        from ..triggers.delivery import SignalWireMessageTrigger, SignalWireStoreTrigger
 
         if self.source == "store":
-            return StoreStatusTrigger(
-                service="signalwire", store_url=self.store_url, **self.trigger_kwargs(message_ids, timeout_at)
-            )
+            return SignalWireStoreTrigger(
+                signalwire_conn_id=self.signalwire_conn_id, store_url=self.store_url,
+                **self.trigger_kwargs(message_ids, timeout_at),
+            )  # fmt: skip
 
         return SignalWireMessageTrigger(
             signalwire_conn_id=self.signalwire_conn_id,
@@ -87,7 +90,13 @@ class SignalWireMessageSensor(DeliverySensor):
         from ..core.errors import TransientError
 
         if self.source == "store":
-            return self.store.get_statuses("signalwire", pending)
+            from ..core.engine import run_blocking
+            from ..triggers.delivery import settle_from_logs
+
+            stored = self.store.get_statuses("signalwire", pending)
+            return run_blocking(
+                lambda: settle_from_logs(self.signalwire_conn_id, self.store, stored, pending)
+            )
 
         found: dict[str, Observation] = {}
         for message_id in pending:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
+from .relay_framing import DEFAULT_RELAY_PROTOCOL, checked_relay_protocol
 
 CONN_TYPE = "signalwire"
 DEFAULT_CONTEXT = "airflow"
@@ -40,10 +41,12 @@ class SignalWireCredentials:
     signing_key: str | None = field(default=None, repr=False)
     from_number: str | None = None
     context: str = DEFAULT_CONTEXT
+    relay_protocol: str = DEFAULT_RELAY_PROTOCOL  # the Relay framing: "signalwire" (current) or "blade"
     status_callback: str | None = None  # the receiver's route: SignalWire pushes every status there
     conn_id: str | None = field(default=None, compare=False)  # named in error texts
 
     def __post_init__(self) -> None:
+        checked_relay_protocol(self.relay_protocol, "Relay protocol (extra relay_protocol)")
         checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
         checked(self.api_token, "API Token (password)", required="create one on the Dashboard's API page")
         checked(self.signing_key, "Signing Key (extra signing_key)")
@@ -76,6 +79,7 @@ class SignalWireCredentials:
                 signing_key=extra("signing_key"),
                 from_number=_text(extra("from_number")),
                 context=_text(extra("context")) or DEFAULT_CONTEXT,
+                relay_protocol=_text(extra("relay_protocol")) or DEFAULT_RELAY_PROTOCOL,
                 status_callback=_text(extra("status_callback")),
                 conn_id=conn_id,
             )

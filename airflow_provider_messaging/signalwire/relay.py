@@ -1,4 +1,4 @@
-"""SignalWire Relay v2 ("Blade" framing, what the ``signalwire`` 2.x SDKs speak) over websocket-client.
+"""SignalWire Relay over websocket-client, in either wire framing (:mod:`.relay_framing`).
 
 Threads, not asyncio: a *supervisor* thread connects, runs the setup sequence and keeps the
 connection alive; a *reader* thread per connection dispatches answers to waiting requests and
@@ -6,12 +6,13 @@ events to callbacks. Callers (a sync operator, or a trigger via ``asyncio.to_thr
 :meth:`RelayClient.send` from any thread; a lock serialises writes to the socket. Callbacks run on
 the reader thread, so keep them short.
 
-On every (re)connect: ``blade.connect`` -> ``signalwire setup`` -> ``blade.subscription add
-notifications`` -> ``signalwire.receive`` for the contexts -> ready. A ``blade.ping`` goes out every
-``ping_interval`` seconds; an unanswered ping closes the socket. A lost connection is re-opened
-with backoff and the sequence runs again (new protocol, contexts re-subscribed). A send waits for
-the connection to be ready; if the socket drops after the send request left, its outcome is
-unknown and it is **not** resent (``OutcomeUnknownError``), so no one gets a message twice.
+On every (re)connect the framing authenticates and subscribes the contexts (``signalwire.connect``,
+or the Blade sequence ``blade.connect`` -> ``setup`` -> ``blade.subscription`` ->
+``signalwire.receive``); then the client is ready. A ping goes out every ``ping_interval`` seconds;
+an unanswered ping closes the socket. A lost connection is re-opened with backoff and the setup
+runs again. A send waits for the connection to be ready; if the socket drops after the send
+request left, its outcome is unknown and it is **not** resent (``OutcomeUnknownError``), so no one
+gets a message twice.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ from ..core.errors import (
 from ..core.events import InboundMessage, StatusEvent
 from .credentials import RELAY_HOST, SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
+from .relay_framing import framing_for
 from .statuses import state_of
 
 log = logging.getLogger("airflow_provider_messaging.relay")
 
-PROTOCOL_VERSION = {"major": 2, "minor": 3, "revision": 0}
 FINAL_STATES = frozenset({"delivered", "undelivered", "failed"})
 
 
@@ -119,7 +120,11 @@ def relay_url(host: str) -> str:
 
 
 class RelayClient:
-    """A Relay v2 connection for ``credentials``' project, subscribed to ``contexts``."""
+    """A Relay connection for ``credentials``' project, subscribed to ``contexts``.
+
+    ``relay_protocol`` is the wire framing, ``"signalwire"`` (current) or ``"blade"`` (the 2.x SDKs');
+    default: the connection's ``relay_protocol`` extra, else ``"signalwire"``.
+    """
 
     def __init__(
         self,
@@ -131,14 +136,15 @@ class RelayClient:
         request_timeout: float = 10.0,
         ping_interval: float = 10.0,
         max_reconnect_delay: float = 10.0,
+        relay_protocol: str | None = None,
     ) -> None:
         self.project, self._token = credentials.project_id, credentials.api_token
+        self.framing = framing_for(relay_protocol or credentials.relay_protocol)
         self.url = relay_url(credentials.relay_host)
         self.contexts = list(dict.fromkeys(contexts))
         self.on_state, self.on_receive = on_state, on_receive
         self.request_timeout, self.ping_interval = request_timeout, ping_interval
         self.max_reconnect_delay = max_reconnect_delay
-        self.protocol: str | None = None
         self.connections = 0  # how many times the setup sequence completed (reconnects + 1)
         self._ws: Any = None
         self._send_lock = threading.Lock()
@@ -151,12 +157,24 @@ class RelayClient:
         self._supervisor: threading.Thread | None = None
 
     @property
+    def protocol(self) -> str | None:
+        """The server's name for the current session (Blade: new on every connection)."""
+        return self.framing.protocol
+
+    @property
+    def relay_protocol(self) -> str:
+        return self.framing.name
+
+    @property
     def is_ready(self) -> bool:
         """Connected and set up; sends made while not ready wait for the reconnect."""
         return self._ready.is_set()
 
     def __repr__(self) -> str:  # never the token
-        return f"RelayClient(project={self.project!r}, url={self.url!r}, contexts={self.contexts!r})"
+        return (
+            f"RelayClient(project={self.project!r}, url={self.url!r}, contexts={self.contexts!r}, "
+            f"relay_protocol={self.framing.name!r})"
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -246,31 +264,22 @@ class RelayClient:
 
     def _setup(self) -> None:
         try:
-            self._request("blade.connect", {
-                "version": PROTOCOL_VERSION,
-                "authentication": {"project": self.project, "token": self._token},
-                "agent": "airflow-provider-messaging",
-            })  # fmt: skip
+            self.framing.connect(self, self.project, self._token)
         except RelayError as exc:
             raise AuthenticationError(
                 f"SignalWire Relay refused the credentials ({exc.message}): check the Project ID (login) and "
                 "API Token (password) of the connection",
                 service="signalwire",
             ) from None
-        setup = self._request("blade.execute", {"protocol": "signalwire", "method": "setup", "params": {}})
-        self.protocol = str((setup.get("result") or {}).get("protocol"))
-        self._request(
-            "blade.subscription", {"command": "add", "protocol": self.protocol, "channels": ["notifications"]}
-        )
-        if self.contexts:
-            self._execute("signalwire.receive", {"contexts": self.contexts})
 
     def _keep_alive(self) -> None:
         while not self._closing.is_set():
             if self._lost.wait(self.ping_interval):
                 raise _ConnectionLost("the server closed the connection")
             try:
-                self._request("blade.ping", {"timestamp": time.time()}, timeout=self.ping_interval)
+                self._request(
+                    self.framing.ping_method, self.framing.ping_params(), timeout=self.ping_interval
+                )
             except (FutureTimeout, _ConnectionLost) as exc:
                 raise _ConnectionLost(f"ping unanswered: {exc}") from None
 
@@ -298,11 +307,18 @@ class RelayClient:
             with self._pending_lock:
                 self._pending.pop(frame_id, None)
 
-    def _execute(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        answer = self._request(
-            "blade.execute", {"protocol": self.protocol, "method": method, "params": params}
-        )
-        return dict(answer.get("result") or {})
+    # what a framing uses (RelayLink)
+    request = _request
+
+    def reply(self, frame_id: Any, result: dict[str, Any]) -> None:
+        with contextlib.suppress(_ConnectionLost):
+            self._write({"jsonrpc": "2.0", "id": frame_id, "result": result})
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        self._event(event)
+
+    def hold_sends(self) -> None:
+        self._ready.clear()
 
     def _read(self, ws: Any) -> None:
         try:
@@ -338,15 +354,7 @@ class RelayClient:
                 else:
                     future.set_result(dict(frame.get("result") or {}))
             return
-        params = frame.get("params") or {}
-        if method == "blade.ping":
-            with contextlib.suppress(_ConnectionLost):
-                self._write({"jsonrpc": "2.0", "id": frame.get("id"),
-                             "result": {"timestamp": params.get("timestamp"), "payload": params.get("payload")}})  # fmt: skip
-        elif method == "blade.disconnect":
-            self._ready.clear()  # the server is going away: hold sends until reconnected
-        elif method == "blade.broadcast" and params.get("protocol") == self.protocol:
-            self._event(params.get("params") or {})
+        self.framing.on_request(self, str(method), frame.get("id"), frame.get("params") or {})
 
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("event_type")
@@ -389,7 +397,7 @@ class RelayClient:
         for attempt in range(5):
             self._wait_ready(self.request_timeout * 3)  # not (re)connected yet: nothing has left
             try:
-                result = self._execute("messaging.send", params)
+                result = self.framing.execute(self, "messaging.send", params)
                 break
             except _NotSent:
                 if attempt == 4:
@@ -404,7 +412,7 @@ class RelayClient:
                     service="signalwire",
                 ) from None
         code = str(result.get("code", ""))
-        if code == "200" and result.get("message_id"):
+        if self.framing.accepted(code) and result.get("message_id"):
             return SendResult(
                 str(result["message_id"]), to_number, "queued", {"context": context, "tags": list(tags)}
             )

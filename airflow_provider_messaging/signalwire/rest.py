@@ -1,10 +1,8 @@
 """SignalWire's Compatibility (LaML) Messages API over httpx, sync and async.
 
 :class:`CompatibilityApi` builds every request and reads every answer; the two clients only send
-them. Retry rule: a GET is retried on 429, 5xx and network errors. A POST (which creates a message)
-is retried only when the service certainly did not act on it: 429, 503, or a connection that never
-opened. Any other failure after the request left raises ``OutcomeUnknownError`` so a recipient is
-never messaged twice by accident.
+them. What a failed answer means, and which requests are retried, is shared with the native
+Messaging API (:mod:`.space`).
 """
 
 from __future__ import annotations
@@ -13,31 +11,20 @@ import email.utils
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
 from ..core.delivery import Observation
 from ..core.engine import SendResult
-from ..core.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    MessageNotFoundError,
-    MessagingError,
-    OutcomeUnknownError,
-    RateLimitedError,
-    ServiceUnavailableError,
-    sentence,
-)
-from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
-from ..core.retry import RetryPolicy, parse_retry_after
+from ..core.http import Call, Page
 from ..core.states import MessageState
 from .credentials import SignalWireCredentials
 from .errors import SIGNALWIRE_ERRORS
+from .space import AsyncSpaceClient, SpaceApi, SpaceClient, space_path
 from .statuses import state_of
 
 API_PATH = "/api/laml/2010-04-01"
-DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -136,33 +123,21 @@ def build_create_form(
     return form
 
 
-def _error_payload(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {"message": response.text[:200]}
-    return data if isinstance(data, dict) else {"message": str(data)[:200]}
-
-
 def _one_message(response: httpx.Response) -> SignalWireMessage:
     return parse_message(response.json())
 
 
-class CompatibilityApi:
+class CompatibilityApi(SpaceApi):
     """Requests and answers of the Compatibility Messages API for one project: no I/O here."""
 
-    label = "SignalWire"
+    not_found_hint = (
+        " A message sent over Relay or the native Messaging API has no Compatibility resource: gate it with "
+        "source='store', which looks it up in the message logs."
+    )
 
     def __init__(self, credentials: SignalWireCredentials) -> None:
-        self.credentials = credentials
+        super().__init__(credentials)
         self.messages_path = f"{API_PATH}/Accounts/{credentials.project_id}/Messages"
-
-    def client_options(self) -> dict[str, Any]:
-        return {
-            "base_url": self.credentials.http_base,
-            "auth": (self.credentials.project_id, self.credentials.api_token),
-            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
-        }
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -205,110 +180,28 @@ class CompatibilityApi:
             data = response.json()
             next_uri = data.get("next_page_uri")
             # next_page_uri is a path on the Space (query included); follow it as it is
-            follow = (
-                self._page(urlsplit(next_uri)._replace(scheme="", netloc="").geturl(), {})
-                if next_uri
-                else None
-            )
+            follow = self._page(space_path(next_uri), {}) if next_uri else None
             return Page([parse_message(item) for item in data.get("messages") or []], follow)
 
         return Call("GET", path, "list messages", parse, options)
 
     # -- answers ------------------------------------------------------------------------------
 
-    def error_for(self, response: httpx.Response, action: str) -> MessagingError:
-        """Turn a non-2xx answer into the error a user can act on."""
-        status = response.status_code
-        payload = _error_payload(response)
+    def read_error(self, payload: dict[str, Any]) -> tuple[str | None, str | None]:
+        """``{"code": 21211, "message": ..., "more_info": ..., "status": 400}``."""
         code = payload.get("code")
-        text = sentence(payload.get("message") or response.reason_phrase)
-        common: dict[str, Any] = {"code": code, "http_status": status, "details": payload}
-        where = f"{self.credentials.source} (space {self.credentials.http_base}, project {self.credentials.project_id})"
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status == 401:
-            return AuthenticationError(
-                f"SignalWire rejected the credentials while trying to {action} (HTTP 401, code {code or 20003}: "
-                f"{text}). Check the Project ID (login) and API Token (password) of {where}, "
-                "and that the token has the Messaging scope.",
-                service="signalwire", **common,
-            )  # fmt: skip
-        if status == 429:
-            return RateLimitedError(
-                f"SignalWire rate-limited the request to {action} (HTTP 429, code {code or 20429}: {text}).",
-                retry_after=retry_after, service="signalwire", **common,
-            )  # fmt: skip
-        if status >= 500:
-            return ServiceUnavailableError(
-                f"SignalWire failed to {action} (HTTP {status}: {text}).",
-                retry_after=retry_after, service="signalwire", **common,
-            )  # fmt: skip
-        if status == 404 and str(code) == "20404" and action.startswith("fetch message"):
-            return MessageNotFoundError(
-                f"SignalWire does not know the message ({action}): {text}.", service="signalwire", **common
-            )
-        if status == 404:
-            return ConfigurationError(
-                f"SignalWire answered 404 while trying to {action}: {text}. Check the Space URL (host) and "
-                f"Project ID (login) of {where}.",
-                service="signalwire", **common,
-            )  # fmt: skip
-        common.pop("code")
-        return SIGNALWIRE_ERRORS.error(
-            code,
-            f"SignalWire refused to {action} (HTTP {status}): {text}. {SIGNALWIRE_ERRORS.describe(code)}.",
-            **common,
-        )
+        return (None if code in (None, "") else str(code)), payload.get("message")
 
-    def check(self, response: httpx.Response, call: Call[Any]) -> None:
-        if response.is_success:
-            return
-        error = self.error_for(response, call.action)
-        if call.method == "POST" and response.status_code >= 500 and response.status_code != 503:
-            raise _outcome_unknown(error, call.action)
-        raise error
-
-    def transport_error(self, exc: httpx.HTTPError, call: Call[Any]) -> MessagingError:
-        if call.method == "POST" and not request_never_left(exc):
-            return _outcome_unknown(exc, call.action)
-        return ServiceUnavailableError(
-            f"Could not reach SignalWire at {self.credentials.http_base} to {call.action}: "
-            f"{exc.__class__.__name__}: {sentence(exc)}. Check the Space URL (host) or base URL of "
-            f"{self.credentials.source} and the network.",
-            service="signalwire",
-        )
+    def unknown_message(self, code: str | None) -> bool:
+        return code == "20404"
 
 
-def _outcome_unknown(exc: Exception, action: str) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"The request to {action} reached SignalWire but no usable answer came back ({exc}). "
-        "The message may or may not have been sent; it was not resent to avoid a duplicate. "
-        "Check the SignalWire message log before sending again.",
-        service="signalwire",
-    )
-
-
-class SignalWireRestClient:
+class SignalWireRestClient(SpaceClient[CompatibilityApi]):
     """Blocking client; one connection pool reused for every call. Close it or use ``with``."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.api = CompatibilityApi(credentials)
-        self.session = Session(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport)
-
-    def __enter__(self) -> SignalWireRestClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.session.close()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``."""
+        super().__init__(CompatibilityApi(credentials), **options)
 
     def create_message(self, to: str, from_number: str, body: str | None = None, media_urls: Sequence[str] = (),
                        status_callback: str | None = None) -> SignalWireMessage:  # fmt: skip
@@ -320,36 +213,15 @@ class SignalWireRestClient:
     def list_messages(self, *, limit: int | None = None, **filters: Any) -> Iterator[SignalWireMessage]:
         """Messages, newest first, following ``next_page_uri`` until ``limit`` or the last page;
         ``filters``: ``to``, ``from_number``, ``status``, ``sent_after``, ``page_size``."""
-        for seen, message in enumerate(self.session.pages(self.api.list_messages(**filters)), start=1):
-            yield message
-            if limit is not None and seen >= limit:
-                return
+        return self.items(self.api.list_messages(**filters), limit)
 
 
-class AsyncSignalWireRestClient:
+class AsyncSignalWireRestClient(AsyncSpaceClient[CompatibilityApi]):
     """Non-blocking twin of :class:`SignalWireRestClient` for triggers, senders and async notifiers."""
 
-    def __init__(
-        self,
-        credentials: SignalWireCredentials,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        max_connections: int = 100,
-    ) -> None:
-        self.api = CompatibilityApi(credentials)
-        self.session = AsyncSession(self.api, retry_policy or RetryPolicy(), timeout=timeout, transport=transport,
-                                    max_connections=max_connections)  # fmt: skip
-
-    async def __aenter__(self) -> AsyncSignalWireRestClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.session.aclose()
+    def __init__(self, credentials: SignalWireCredentials, **options: Any) -> None:
+        """``options``: ``timeout``, ``retry_policy``, ``transport``, ``max_connections``."""
+        super().__init__(CompatibilityApi(credentials), **options)
 
     async def create_message(self, to: str, from_number: str, body: str | None = None, media_urls: Sequence[str] = (),
                              status_callback: str | None = None) -> SignalWireMessage:  # fmt: skip
@@ -358,12 +230,5 @@ class AsyncSignalWireRestClient:
     async def fetch_message(self, sid: str) -> SignalWireMessage:
         return await self.session(self.api.fetch_message(sid))
 
-    async def list_messages(
-        self, *, limit: int | None = None, **filters: Any
-    ) -> AsyncIterator[SignalWireMessage]:
-        seen = 0
-        async for message in self.session.pages(self.api.list_messages(**filters)):
-            yield message
-            seen += 1
-            if limit is not None and seen >= limit:
-                return
+    def list_messages(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[SignalWireMessage]:
+        return self.items(self.api.list_messages(**filters), limit)

@@ -1,20 +1,22 @@
-"""How the send engine sends an SMS/MMS through SignalWire: over REST, or over a Relay connection."""
+"""How the send engine sends an SMS/MMS through SignalWire: over the Compatibility REST API, the
+native Messaging API, or a Relay connection."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.engine import PreparedSend, SendResult
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, TransientError
 from ..core.phone import normalize_e164
 from .credentials import SignalWireCredentials
+from .native import AsyncMessagingApiClient, checked_custom_variables
 from .relay import FINAL_STATES, RelayClient, RelayMessage
 from .rest import AsyncSignalWireRestClient
-from .sms import validate_content
+from .sms import segment_count, validate_content
 
 
 def checked_sender(from_number: str | None, conn_id: str) -> str:
@@ -87,6 +89,71 @@ class RestSender:
         return None
 
 
+class NativeSender:
+    """One native Messaging API send per request, spread over the clients ``next_client`` hands out.
+
+    A send whose answer was lost can be found again in the message logs (:func:`find_in_logs`).
+    """
+
+    recipient_interval = 0.0
+
+    def __init__(
+        self,
+        next_client: Callable[[], AsyncMessagingApiClient],
+        status_callback: str | None = None,
+        custom_variables: Mapping[str, str] | None = None,
+    ) -> None:
+        self.next_client = next_client
+        self.status_callback = status_callback
+        self.custom_variables = checked_custom_variables(custom_variables)
+
+    async def send(self, item: PreparedSend[Sms]) -> SendResult:
+        sms = item.payload
+        message = await self.next_client().send_message(
+            item.recipient, sms.sender, sms.body, sms.media, self.status_callback, self.custom_variables
+        )
+        return message.as_send_result()
+
+    async def reconcile(self, item: PreparedSend[Sms], since: float) -> SendResult | None:
+        return await find_in_logs(self.next_client(), item, since)
+
+
+async def find_in_logs(
+    client: AsyncMessagingApiClient, item: PreparedSend[Sms], since: float
+) -> SendResult | None:
+    """The message a send made at ``since`` or later, found in the message logs by what it sent.
+
+    The logs hold no body, so a message matches by recipient, sender, direction, kind (SMS or
+    MMS) and segment count. Only a single match is an answer: two candidates (the same text to
+    the same person twice), none, or logs that cannot be read now leave the outcome unknown (``None``).
+    """
+    try:
+        return await _single_match(client, item, since)
+    except TransientError:
+        return None
+
+
+async def _single_match(
+    client: AsyncMessagingApiClient, item: PreparedSend[Sms], since: float
+) -> SendResult | None:
+    sms = item.payload
+    kind = "mms" if sms.media else "sms"
+    segments = segment_count(sms.body) if sms.body and not sms.media else None
+    oldest = since - CLOCK_SKEW
+    day = time.strftime("%Y-%m-%d", time.gmtime(oldest - 86400))  # the logs filter by day
+    found: list[SendResult] = []
+    async for entry in client.list_logs(created_after=day, page_size=100):
+        if entry.created_at is not None and entry.created_at < oldest:
+            break  # newest first: the rest is older
+        if (
+            entry.to == item.recipient and entry.from_number == sms.sender
+            and (entry.direction or "").startswith("outbound") and entry.kind in (None, kind)
+            and (segments is None or entry.number_of_segments in (None, segments))
+        ):  # fmt: skip
+            found.append(entry.as_send_result())
+    return found[0] if len(found) == 1 else None
+
+
 class RelaySender:
     """``messaging.send`` over one Relay connection; the state events it sees go to ``on_state``.
 
@@ -105,15 +172,18 @@ class RelaySender:
         on_state: Callable[[RelayMessage], object] | None = None,
         wait_for_states: float = 2.0,
         request_timeout: float = 10.0,
+        relay_protocol: str | None = None,
     ) -> None:
         self.context, self.tags = context, list(tags)
+        self.credentials = credentials
         self.wait_for_states = wait_for_states
         self.states: dict[str, str] = {}  # message id -> last state seen
         self._sent: list[str] = []
         self._on_state = on_state
         self.client = RelayClient(
-            credentials, contexts=[context], on_state=self._state, request_timeout=request_timeout
-        )
+            credentials, contexts=[context], on_state=self._state, request_timeout=request_timeout,
+            relay_protocol=relay_protocol,
+        )  # fmt: skip
 
     def _state(self, message: RelayMessage) -> None:
         self.states[message.message_id] = message.state
@@ -138,3 +208,12 @@ class RelaySender:
         )
         self._sent.append(result.message_id)
         return result
+
+    async def reconcile(self, item: PreparedSend[Sms], since: float) -> SendResult | None:
+        """A Relay send whose answer was lost, found in the message logs (they hold Relay messages too)."""
+        from ..core.retry import RetryPolicy
+
+        async with AsyncMessagingApiClient(
+            self.credentials, retry_policy=RetryPolicy(max_attempts=3)
+        ) as client:
+            return await find_in_logs(client, item, since)

@@ -52,7 +52,7 @@ message_status = Table(
     Column("event_ts", Float, nullable=False),
     Column("raw_status", String(32), nullable=False),
     Column("recipient", String(64)),
-    Column("error_code", String(32)),
+    Column("error_code", String(64)),  # SignalWire's native API names its codes (up to 52 characters)
     Column("error_title", Text),
     Column("error_details", Text),
     Column("correlation", Text),
@@ -102,7 +102,7 @@ send_ledger = Table(
     Column("state", String(16), nullable=False),  # pending, accepted, failed, unknown
     Column("try_number", Integer, nullable=False),
     Column("message_id", String(255)),
-    Column("error_code", String(32)),
+    Column("error_code", String(64)),  # SignalWire's native API names its codes (up to 52 characters)
     Column("updated_at", Float, nullable=False),
     Index("ix_messaging_send_ledger_task", "dag_id", "task_id", "run_id", "map_index"),
 )

@@ -20,6 +20,7 @@ from ..core.delivery import DeliveryGate, DeliveryTracker, failure_summary
 
 if TYPE_CHECKING:
     from ..core.delivery import Observation
+    from ..store.store import MessageStore
 
 
 class DeliveryTrigger(BaseTrigger):
@@ -161,3 +162,50 @@ class StoreStatusTrigger(DeliveryTrigger):
 
         news = await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
         return news or None
+
+
+class SignalWireStoreTrigger(StoreStatusTrigger):
+    """The status store for SignalWire messages, with what it lacks looked up in the message logs.
+
+    Relay and native-API messages have no Compatibility resource, and their receipts may arrive
+    while nobody listens (the Relay connection that sent them is gone, no status callback was
+    set). The message logs hold every message of the project, so at each fallback look the ids
+    without a final state in the store are looked up there, and what the logs say is written to
+    the store for every other waiter.
+    """
+
+    def __init__(self, *, signalwire_conn_id: str, service: str = "signalwire", **kwargs: Any) -> None:
+        super().__init__(service=service, **kwargs)
+        self.signalwire_conn_id = signalwire_conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        name, kwargs = super().serialize()
+        return name, {**kwargs, "signalwire_conn_id": self.signalwire_conn_id}
+
+    async def observe(self, pending: list[str]) -> dict[str, Observation]:
+        from ..store.watcher import shared_store
+
+        found = await super().observe(pending)
+        return await settle_from_logs(self.signalwire_conn_id, shared_store(self.store_url), found, pending)
+
+
+async def settle_from_logs(
+    signalwire_conn_id: str, store: MessageStore, observed: dict[str, Observation], pending: Sequence[str]
+) -> dict[str, Observation]:
+    """``observed`` (from the store), completed from the message logs for ids with no final state."""
+    from ..core.retry import NO_RETRIES
+    from ..core.states import MessageState
+    from ..hooks.signalwire import SignalWireHook
+    from ..signalwire.native import look_up
+
+    unsettled = [i for i in pending if i not in observed or observed[i].state.rank < MessageState.FAILED.rank]
+    if not unsettled:
+        return observed
+    hook = SignalWireHook(signalwire_conn_id=signalwire_conn_id)
+    async with await hook.get_async_messaging_api(retry_policy=NO_RETRIES) as client:
+        entries = await look_up(client, unsettled)
+    if not entries:
+        return observed
+    events = [entry.as_status_event() for entry in entries.values()]
+    await asyncio.to_thread(store.record_statuses, events)
+    return {**observed, **await asyncio.to_thread(store.get_statuses, "signalwire", list(entries))}

@@ -142,9 +142,9 @@ class Receiver:
         if isinstance(found, Response):
             return found
         signature = request.headers.get(header) or (
-            request.headers.get("x-twilio-signature")
+            request.headers.get("x-twilio-signature") or request.headers.get("x-signalwire-sha256-signature")
             if service == "signalwire"
-            else None  # SignalWire's alias
+            else None  # SignalWire's alias, and its SHA-256 header
         )
         if not signature:
             return _error(401, f"missing {header}")
@@ -208,14 +208,16 @@ def signalwire_router(receiver: Receiver) -> APIRouter:
         body = await receiver.signed_body(
             request, "signalwire", conn_id, header="X-SignalWire-Signature",
             secret=lambda found: found.signing_key,
-            verify=lambda key, signature, raw: signalwire_webhooks.verify_signature(key, signature, url, raw),
+            verify=lambda key, signature, raw: signalwire_webhooks.verify_signature(
+                key, signature, url, raw, sha256_signature=request.headers.get("x-signalwire-sha256-signature")
+            ),
         )  # fmt: skip
         if isinstance(body, Response):
             return body
         try:
             fields: dict[str, Any]
             if "json" in request.headers.get("content-type", ""):
-                fields = {k: str(v) for k, v in json.loads(body).items()}
+                fields = json.loads(body)  # parse_callback checks its shape
             else:
                 fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
             parsed = signalwire_webhooks.parse_callback(fields)

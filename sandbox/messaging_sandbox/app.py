@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import SandboxConfig
 from .control import control_router
 from .faults import FaultKnobs
 from .registry import Registry
+from .signalwire_messaging import ERRORS_URL, SignalWireMessaging
 from .signalwire_relay import RelayServer
 from .signalwire_rest import SignalWireRest, compat_error
 from .whatsapp_cloud import GraphError, WhatsAppCloud
@@ -38,6 +39,13 @@ def _fault_response(path: str, fault: str, knobs: FaultKnobs) -> Response:
         response = error.response()
         response.headers.update(headers)
         return response
+    if path.startswith("/api/messaging/"):  # the /api/* shape
+        if fault == "rate_limit":
+            return JSONResponse({"errors": [{"type": "rate_limit_error", "code": "rate_limit_exceeded",
+                                             "message": "The rate limit has been exceeded.", "attribute": None,
+                                             "url": f"{ERRORS_URL}#rate_limit_exceeded"}]},
+                                status_code=429, headers=headers)  # fmt: skip
+        return JSONResponse({"error": "Internal Server Error"}, status_code=knobs.error_status)
     if fault == "rate_limit":
         return compat_error(429, 20429, "Too Many Requests", headers)
     return compat_error(knobs.error_status, 20500, "Internal Server Error (injected by the sandbox)")
@@ -78,6 +86,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     signalwire = SignalWireRest(config, registry)
     whatsapp = WhatsAppCloud(config, registry)
     relay = RelayServer(config, registry, signalwire)
+    messaging = SignalWireMessaging(config, registry, signalwire)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,5 +104,6 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(control_router(registry, signalwire, whatsapp, app.state, relay))
     app.add_api_websocket_route("/", relay.endpoint)  # Relay has no path, as on the real service
     app.include_router(signalwire.router())
+    app.include_router(messaging.router())
     app.include_router(whatsapp.router())
     return app

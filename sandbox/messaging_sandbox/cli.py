@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from .config import SandboxConfig
 
 DESCRIPTION = (
-    "Serve SignalWire's Compatibility Messages API, SignalWire Relay and the WhatsApp Cloud API on "
-    "loopback, with magic recipient numbers, fault knobs and a control API under /_sandbox/."
+    "Serve SignalWire's Compatibility Messages API, native Messaging API and message logs, SignalWire "
+    "Relay (both framings) and the WhatsApp Cloud API on loopback, with magic recipient numbers, fault "
+    "knobs and a control API under /_sandbox/."
 )
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -45,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--read-delay", type=float, default=d.read_delay, help="seconds from delivered to read (WhatsApp)"
     )
+    parser.add_argument(
+        "--tls-cert", default=None, help="PEM certificate: serve https and wss (with --tls-key)"
+    )
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
 
 
 def config_from(args: argparse.Namespace) -> SandboxConfig:
@@ -61,6 +66,8 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         whatsapp_app_secret=args.app_secret,
         webhook_url=args.webhook_url,
         read_delay=args.read_delay,
+        tls_certfile=args.tls_cert,
+        tls_keyfile=args.tls_key,
     )
 
 

@@ -21,4 +21,8 @@ class SandboxConfig:
     whatsapp_app_secret: str = "sandbox-app-secret"
     webhook_url: str | None = None  # where signed WhatsApp webhooks go (e.g. the receiver)
     read_delay: float = 0.3  # seconds from delivered to read (WhatsApp)
-    relay_ping_interval: float = 15.0  # seconds between the Relay server's blade.ping to each client
+    relay_ping_interval: float = 15.0  # seconds between the Relay server's pings to each client
+    # serve https and wss with this certificate and key (PEM files): for clients that only speak
+    # TLS, such as signalwire-sdk 3.x's RelayClient (wss://{host} with SIGNALWIRE_RELAY_CA_FILE)
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None

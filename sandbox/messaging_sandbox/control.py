@@ -112,6 +112,11 @@ def control_router(
         await whatsapp.post_webhook(value)
         return {"id": wamid}
 
+    @router.get("/signalwire/relay/connections")
+    async def relay_connections() -> dict[str, Any]:
+        """Each Relay connection: its framing, session, contexts and events not yet acknowledged."""
+        return {"connections": relay.connection_views()}
+
     @router.post("/signalwire/relay/drop")
     async def drop_relay(after_next_send: bool = False) -> dict[str, int]:
         """Close every Relay WebSocket now, as a network blip or a server restart would; or, with
@@ -144,6 +149,7 @@ def control_router(
         whatsapp.media.clear()
         signalwire.cancel_all()
         registry.clear()
+        relay.sessions.clear()
         state.faults = FaultKnobs()
         return {"status": "reset"}
 

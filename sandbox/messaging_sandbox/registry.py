@@ -28,6 +28,12 @@ class StoredMessage:
     payload: dict[str, Any] = field(default_factory=dict)  # the request as sent (WhatsApp)
     relay_context: str | None = None  # sent over Relay: its context and tags
     tags: list[str] = field(default_factory=list)
+    # SignalWire: which API the message went through ("compatibility", "relay", "messaging" for the
+    # native Messaging API); the message logs show all three
+    channel: str = "compatibility"
+    relay_framing: str | None = None  # the framing the Relay client spoke: "signalwire" or "blade"
+    direction: str = "outbound"
+    custom_variables: dict[str, str] = field(default_factory=dict)
 
     def set_status(
         self, status: str, error_code: str | None = None, error_message: str | None = None
@@ -37,7 +43,7 @@ class StoredMessage:
         self.date_updated = now
         if status == "sent" and self.date_sent is None:
             self.date_sent = now
-        if error_code is not None:
+        if error_code is not None or error_message is not None:
             self.error_code, self.error_message = error_code, error_message
         self.history.append({"status": status, "at": now})
 
@@ -57,6 +63,9 @@ class StoredMessage:
             "payload": self.payload,
             "relay_context": self.relay_context,
             "tags": list(self.tags),
+            "channel": self.channel,
+            "relay_framing": self.relay_framing,
+            "direction": self.direction,
         }
 
 

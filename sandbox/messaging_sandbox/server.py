@@ -19,18 +19,31 @@ from .config import SandboxConfig
 
 def serve(config: SandboxConfig) -> None:
     """Serve until interrupted."""
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info",
+                ssl_certfile=config.tls_certfile, ssl_keyfile=config.tls_keyfile)  # fmt: skip
 
 
 class BackgroundServer:
-    """An ASGI app on a loopback port in a daemon thread; ``url`` is set once ``health_path`` answers."""
+    """An ASGI app on a loopback port in a daemon thread; ``url`` is set once ``health_path`` answers.
+
+    With ``certfile`` and ``keyfile`` it serves https (and wss) instead of http.
+    """
 
     health_path = "/health"
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.certfile, self.keyfile = certfile, keyfile
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -42,14 +55,16 @@ class BackgroundServer:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
-        self.url = f"http://{host}:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self.url = f"{'https' if self.certfile else 'http'}://{host}:{self.port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on",
+                                                     ssl_certfile=self.certfile, ssl_keyfile=self.keyfile))  # fmt: skip
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
-                if httpx.get(f"{self.url}{self.health_path}", timeout=1.0).status_code == 200:
+                # our own server on loopback: its certificate needs no checking here
+                if httpx.get(f"{self.url}{self.health_path}", timeout=1.0, verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -79,7 +94,8 @@ class SandboxServer(BackgroundServer):
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig(port=0)
-        super().__init__(create_app(self.config), self.config.host, self.config.port)
+        super().__init__(create_app(self.config), self.config.host, self.config.port,
+                         certfile=self.config.tls_certfile, keyfile=self.config.tls_keyfile)  # fmt: skip
 
     def start(self, wait_seconds: float = 20.0) -> Self:
         super().start(wait_seconds)

@@ -27,7 +27,7 @@ from .background import Background
 from .config import SandboxConfig
 from .magic import SLOW_FACTOR, outcome_for
 from .registry import Registry, StoredMessage
-from .signalwire_errors import delivery_error_text
+from .signalwire_errors import delivery_error
 from .signalwire_rules import BODY_LIMIT, E164, MEDIA_LIMIT, segments
 from .signing import signalwire_signature
 
@@ -75,7 +75,8 @@ def resource(message: StoredMessage, project: str) -> dict[str, Any]:
     }
 
 
-def _authenticated(request: Request, config: SandboxConfig, project: str) -> bool:
+def authenticated(request: Request, config: SandboxConfig, project: str | None = None) -> bool:
+    """HTTP Basic with the Project ID and API token (and the Project ID in the path, if there is one)."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("basic "):
         return False
@@ -83,7 +84,9 @@ def _authenticated(request: Request, config: SandboxConfig, project: str) -> boo
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return user == config.signalwire_project == project and password == config.signalwire_token
+    return (
+        user == config.signalwire_project and project in (None, user) and password == config.signalwire_token
+    )
 
 
 def _validate(form: list[tuple[str, str]]) -> JSONResponse | None:
@@ -149,7 +152,7 @@ class SignalWireRest:
         )
 
     async def create(self, project: str, request: Request) -> JSONResponse:
-        if not _authenticated(request, self.config, project):
+        if not authenticated(request, self.config, project):
             return self._unauthorized()
         form = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
         problem = _validate(form)
@@ -177,10 +180,10 @@ class SignalWireRest:
         return JSONResponse(resource(message, project), status_code=201)
 
     async def fetch(self, project: str, sid: str, request: Request) -> JSONResponse:
-        if not _authenticated(request, self.config, project):
+        if not authenticated(request, self.config, project):
             return self._unauthorized()
         message = self.registry.get(sid)
-        if message is None or message.service != "signalwire":
+        if message is None or message.service != "signalwire" or message.channel != "compatibility":
             return compat_error(
                 404,
                 20404,
@@ -189,7 +192,7 @@ class SignalWireRest:
         return JSONResponse(resource(message, project))
 
     async def list(self, project: str, request: Request) -> JSONResponse:
-        if not _authenticated(request, self.config, project):
+        if not authenticated(request, self.config, project):
             return self._unauthorized()
         q = request.query_params
         try:
@@ -206,7 +209,8 @@ class SignalWireRest:
         rows = [
             m
             for m in reversed(self.registry.all("signalwire"))
-            if all(
+            if m.channel == "compatibility"
+            and all(
                 getattr(m, {"To": "to", "From": "from_number", "Status": "status"}[k]) == v
                 for k, v in filters.items()
             )
@@ -236,13 +240,13 @@ class SignalWireRest:
     # -- background work -------------------------------------------------------------------
 
     def start(self, message: StoredMessage) -> None:
-        """Move a newly accepted message along its magic-number outcome (REST and Relay alike)."""
+        """Move a newly accepted message along its magic-number outcome (every API alike)."""
         self.background.spawn(self._progress(message))
 
     async def _progress(self, message: StoredMessage) -> None:
         magic = outcome_for(message.to)
         factor = SLOW_FACTOR if magic.outcome == "slow" else 1.0
-        if message.relay_context is not None:  # Relay reports the hand-over to the sending engine
+        if message.channel != "compatibility":  # Relay and the native API report the hand-over too
             await asyncio.sleep(self.config.sent_delay * factor / 2)
             await self._change(message, "initiated")
         await asyncio.sleep(self.config.sent_delay * factor)
@@ -259,10 +263,10 @@ class SignalWireRest:
             await self._change(message, "delivered")
 
     async def _change(self, message: StoredMessage, status: str, error_code: str | None = None) -> None:
-        message.set_status(status, error_code, delivery_error_text(error_code))
+        message.set_status(status, *delivery_error(message.channel, error_code))
         for listener in self.listeners:
             await listener(message)
-        if message.status_callback:
+        if message.status_callback and message.channel == "compatibility":
             await self._post_callback(message)
 
     async def _post_callback(self, message: StoredMessage) -> None:

@@ -4,6 +4,9 @@ SignalWire signs a form-encoded (Compatibility) callback the way Twilio does: an
 with the project's Signing Key over the full URL it calls followed by every parameter's name and
 value, parameters ordered by name (a repeated name keeps its order); the header
 ``X-SignalWire-Signature`` (and its legacy alias ``X-Twilio-Signature``) carries the digest in base64.
+A JSON webhook (Relay, SWML, the native Messaging API's status callback) is signed over the URL
+followed by the raw body: the lowercase hex HMAC-SHA1 in ``X-SignalWire-Signature``, and the same
+message under HMAC-SHA256 in ``X-SignalWire-Sha256-Signature``.
 
 Meta signs every webhook with ``X-Hub-Signature-256``: ``sha256=`` and the lowercase hex HMAC-SHA256,
 keyed with the app secret, of the raw body. Meta computes it over the body with non-ASCII characters
@@ -25,6 +28,16 @@ def signalwire_signature(signing_key: str, url: str, params: Iterable[tuple[str,
     for name, value in sorted(params, key=itemgetter(0)):  # sorted() is stable
         mac.update(f"{name}{value}".encode())
     return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def signalwire_json_signatures(signing_key: str, url: str, raw_body: bytes) -> dict[str, str]:
+    """The signature headers of a JSON webhook POSTed to ``url``."""
+    message = url.encode("utf-8") + raw_body
+    key = signing_key.encode("utf-8")
+    return {
+        "X-SignalWire-Signature": hmac.new(key, message, hashlib.sha1).hexdigest(),
+        "X-SignalWire-Sha256-Signature": hmac.new(key, message, hashlib.sha256).hexdigest(),
+    }
 
 
 def meta_signature(app_secret: str, raw_body: bytes) -> str:

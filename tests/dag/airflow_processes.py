@@ -70,6 +70,20 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
         stop_group(proc)
 
 
+@contextmanager
+def triggerer(env: dict[str, str]) -> Iterator[pathlib.Path]:
+    """Run ``airflow triggerer``, as a deployment does; yields its log file."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / "triggerer.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*AIRFLOW, "triggerer"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield log
+    finally:
+        stop_group(proc)
+
+
 def run_in_own_group(
     args: list[str], env: dict[str, str], cwd: pathlib.Path, timeout: float
 ) -> tuple[str, str]:

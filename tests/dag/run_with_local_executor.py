@@ -1,6 +1,8 @@
 """Run a DAG file's ``dag`` with ``dag.test(use_executor=True)`` and print its final state.
 
-Usage: ``python -m tests.dag.run_with_local_executor path/to/dag_file.py``
+Usage: ``python -m tests.dag.run_with_local_executor path/to/dag_file.py ['{"run": "conf"}']``
+
+A deferred task waits for a triggerer that runs beside it (``dag.test`` runs none in this mode).
 
 Airflow's ``LocalExecutor.end()`` sends one stop message per live worker and then joins each
 without a time limit. Now and then one forked worker misses its stop message and sits idle
@@ -11,6 +13,7 @@ and a worker still idle after it is terminated; the DAG run's outcome is unaffec
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from typing import Any
 
@@ -28,7 +31,7 @@ def _end_with_bounded_join(self: Any, join_seconds: float = 15.0) -> None:
     self._read_results()
 
 
-def main(path: str) -> None:
+def main(path: str, conf: str | None = None) -> None:
     from airflow.executors.local_executor import LocalExecutor
 
     LocalExecutor.end = _end_with_bounded_join  # type: ignore[method-assign]
@@ -36,8 +39,9 @@ def main(path: str) -> None:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    print("STATE", module.dag.test(use_executor=True).state, flush=True)
+    run_conf = json.loads(conf) if conf else None
+    print("STATE", module.dag.test(use_executor=True, run_conf=run_conf).state, flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -126,7 +126,7 @@ def whatsapp_dag():
 
 @pytest.fixture
 def trigger_runs(monkeypatch):
-    """Count the store triggers dag.test() runs inline: proof that the sensor deferred."""
+    """Count the store triggers (WhatsApp's, SignalWire's) dag.test() runs inline: proof that the sensor deferred."""
     from airflow_provider_messaging.triggers.delivery import StoreStatusTrigger
 
     runs = []
@@ -238,17 +238,41 @@ def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
     assert states(run) == {"ask_approver": "success", "wait_for_yes": "success", "publish": "success"}
 
 
-def test_relay_send_is_gated_from_its_state_events(airflow_db, signalwire_conn, monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", f"sqlite:///{tmp_path / 'relay.db'}")
+@pytest.mark.parametrize(
+    ("to", "run_state", "final"), [("+15550001001", "success", "delivered"), ("+15550001002", "failed", "undelivered")]
+)  # fmt: skip
+def test_a_relay_send_is_gated_after_its_task_ended_from_the_message_logs(
+    airflow_db, monkeypatch, tmp_path, trigger_runs, to, run_state, final
+):
+    from messaging_sandbox.config import SandboxConfig
+    from messaging_sandbox.server import SandboxServer
+
+    # receipts come about five seconds after the send: the send task has ended, the gate has deferred
+    with SandboxServer(SandboxConfig(port=0, sent_delay=2.0, delivered_delay=2.0)) as sandbox:
+        relay_gate(sandbox, monkeypatch, tmp_path, trigger_runs, to, run_state, final)
+
+
+def relay_gate(signalwire_conn, monkeypatch, tmp_path, trigger_runs, to, run_state, final):
+    from airflow_provider_messaging.store.store import MessageStore
+
+    c = signalwire_conn.config
+    monkeypatch.setenv("AIRFLOW_CONN_SIGNALWIRE_DEFAULT", json.dumps({
+        "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project, "password": c.signalwire_token,
+        "extra": {"base_url": signalwire_conn.url, "from_number": "+15551230001"}}))  # fmt: skip
+
+    store_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    monkeypatch.setenv("AIRFLOW__MESSAGING__STORE_URL", store_url)
     dag = importlib.import_module("example_dags.signalwire_relay_delivery_gate").dag
-    run = dag.test(run_conf={"to": "+15550001001"})
-    assert run.state == "success", states(run)
-    sent = sandbox_messages(signalwire_conn)
-    assert len(sent) == 1 and sent[0]["relay_context"] == "office"
-    assert sent[0]["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent[0]["tags"][1].startswith(
-        "run:"
-    )
-    assert [h["status"] for h in sent[0]["history"]] == ["queued", "initiated", "sent", "delivered"]
+    run = dag.test(run_conf={"to": to})
+    assert run.state == run_state, states(run)
+    assert len(trigger_runs) == 1  # the gate deferred, and the trigger decided
+    (sent,) = sandbox_messages(signalwire_conn)
+    assert (sent["relay_context"], sent["relay_framing"], sent["status"]) == ("office", "signalwire", final)
+    assert sent["tags"][0] == "dag:signalwire_relay_delivery_gate" and sent["tags"][1].startswith("run:")
+    store = MessageStore(store_url)
+    events = [e["raw_status"] for e in store.events_for("signalwire", sent["sid"])]
+    store.dispose()
+    assert events[0] == "queued" and events[-1] == final  # the send task saw queued; the logs told the rest
 
 
 def test_a_generated_pdf_is_sent_to_a_user_id_and_gated_on_delivery(

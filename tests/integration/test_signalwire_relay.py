@@ -1,4 +1,4 @@
-"""Relay v2 over loopback: the client and the operator against the sandbox's Relay server."""
+"""Relay over loopback, in both framings: the client and the operator against the sandbox's Relay server."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def sandbox_reset(sandbox):
     return sandbox
 
 
+@pytest.fixture(params=["signalwire", "blade"])
+def framing(request):
+    """The Relay framing the client speaks: the current one, and the 2.x SDKs' Blade one."""
+    return request.param
+
+
 class Events:
     def __init__(self):
         self.items = []
@@ -53,17 +59,17 @@ def credentials(sandbox, token=None):
                                  base_url=sandbox.url)  # fmt: skip
 
 
-def client(sandbox, **kw):
-    return RelayClient(credentials(sandbox), contexts=["airflow"], **kw)
+def client(sandbox, relay_protocol, **kw):
+    return RelayClient(credentials(sandbox), contexts=["airflow"], relay_protocol=relay_protocol, **kw)
 
 
 def states_of(events, message_id):
     return [m.state for m in events.items if m.message_id == message_id]
 
 
-def test_send_with_context_and_tags_reports_every_state_to_delivered(sandbox_reset):
+def test_send_with_context_and_tags_reports_every_state_to_delivered(sandbox_reset, framing):
     events = Events()
-    with client(sandbox_reset, on_state=events) as relay:
+    with client(sandbox_reset, framing, on_state=events) as relay:
         result = relay.send("airflow", "+15550001001", SENDER, "Nightly load done", tags=["dag:nightly"])
         assert result.message_id and result.details["tags"] == ["dag:nightly"]
         events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))
@@ -76,24 +82,37 @@ def test_send_with_context_and_tags_reports_every_state_to_delivered(sandbox_res
     )
 
 
-def test_an_undeliverable_number_ends_undelivered_with_a_reason(sandbox_reset):
+def test_an_undeliverable_number_ends_undelivered_with_a_reason(sandbox_reset, framing):
     events = Events()
-    with client(sandbox_reset, on_state=events) as relay:
+    with client(sandbox_reset, framing, on_state=events) as relay:
         result = relay.send("airflow", "+15550001002", SENDER, "hi")
         events.wait_for(lambda items: "undelivered" in states_of(events, result.message_id))
     last = [m for m in events.items if m.message_id == result.message_id][-1]
     assert last.reason and "unreachable" in last.reason.lower()
 
 
-def test_a_refused_send_raises_the_error_the_table_gives(sandbox_reset):
-    with client(sandbox_reset) as relay, pytest.raises(PermanentError, match="opted out") as refused:
+def test_every_event_is_acknowledged_in_the_current_framing(sandbox_reset):
+    events = Events()
+    with client(sandbox_reset, "signalwire", on_state=events) as relay:
+        result = relay.send("airflow", "+15550001001", SENDER, "ack me")
+        events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))
+        time.sleep(0.2)  # the last acknowledgement is on its way
+        (connection,) = httpx.get(f"{sandbox_reset.url}/_sandbox/signalwire/relay/connections").json()[
+            "connections"
+        ]
+    assert connection["relay_protocol"] == "signalwire" and connection["contexts"] == ["airflow"]
+    assert connection["unacknowledged_events"] == 0
+
+
+def test_a_refused_send_raises_the_error_the_table_gives(sandbox_reset, framing):
+    with client(sandbox_reset, framing) as relay, pytest.raises(PermanentError, match="opted out") as refused:
         relay.send("airflow", "+15550001005", SENDER, "hi")  # replied STOP
     assert refused.value.code == "400" and not refused.value.stops_batch
 
 
-def test_inbound_messages_arrive_on_the_context(sandbox_reset):
+def test_inbound_messages_arrive_on_the_context(sandbox_reset, framing):
     received = Events()
-    with client(sandbox_reset, on_receive=received):
+    with client(sandbox_reset, framing, on_receive=received):
         httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/inbound",
                    json={"from": "+15550009999", "text": "YES", "context": "airflow"}).raise_for_status()  # fmt: skip
         received.wait_for(lambda items: len(items) == 1)
@@ -102,9 +121,9 @@ def test_inbound_messages_arrive_on_the_context(sandbox_reset):
         "inbound", "received", "YES", "+15550009999")  # fmt: skip
 
 
-def test_a_dropped_connection_reconnects_and_the_send_completes_exactly_once(sandbox_reset):
+def test_a_dropped_connection_reconnects_and_the_send_completes_exactly_once(sandbox_reset, framing):
     events = Events()
-    with client(sandbox_reset, on_state=events) as relay:
+    with client(sandbox_reset, framing, on_state=events) as relay:
         first_protocol = relay.protocol
         assert httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/relay/drop").json()["dropped"] == 1
         deadline = time.monotonic() + 10
@@ -113,15 +132,17 @@ def test_a_dropped_connection_reconnects_and_the_send_completes_exactly_once(san
         result = relay.send("airflow", "+15550001001", SENDER, "after the drop")  # ...and this send waits
         assert result.message_id
         events.wait_for(lambda items: "delivered" in states_of(events, result.message_id))  # re-subscribed
-        assert relay.connections == 2 and relay.protocol != first_protocol
+        assert relay.connections == 2
+        # the current framing resumes its session; Blade sets up a new one on every connection
+        assert (relay.protocol == first_protocol) is (framing == "signalwire")
     sent = httpx.get(f"{sandbox_reset.url}/_sandbox/messages").json()["messages"]
     assert collections.Counter(m["body"] for m in sent) == {"after the drop": 1}
 
 
-def test_a_send_whose_answer_is_lost_is_unknown_and_never_resent(sandbox_reset):
+def test_a_send_whose_answer_is_lost_is_unknown_and_never_resent(sandbox_reset, framing):
     from airflow_provider_messaging.core.errors import OutcomeUnknownError
 
-    with client(sandbox_reset) as relay:
+    with client(sandbox_reset, framing) as relay:
         httpx.post(f"{sandbox_reset.url}/_sandbox/signalwire/relay/drop", params={"after_next_send": "true"})
         with pytest.raises(OutcomeUnknownError, match="not resent"):
             relay.send("airflow", "+15550001001", SENDER, "answer lost")
@@ -133,8 +154,10 @@ def test_a_send_whose_answer_is_lost_is_unknown_and_never_resent(sandbox_reset):
     assert collections.Counter(m["body"] for m in sent) == {"answer lost": 1, "next one": 1}
 
 
-def test_wrong_credentials_fail_fast_with_a_clear_error(sandbox_reset):
-    relay = RelayClient(credentials(sandbox_reset, token="wrong-token"), contexts=["airflow"])
+def test_wrong_credentials_fail_fast_with_a_clear_error(sandbox_reset, framing):
+    relay = RelayClient(
+        credentials(sandbox_reset, token="wrong-token"), contexts=["airflow"], relay_protocol=framing
+    )
     with pytest.raises(AuthenticationError, match="API Token"):
         relay.connect()
     relay.close()

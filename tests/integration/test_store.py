@@ -118,3 +118,10 @@ def test_many_processes_may_create_the_schema_at_once(tmp_path):
         for _ in range(6)
     ]
     assert [p.communicate(timeout=60)[0].strip() for p in procs] == ["ok"] * 6
+
+
+def test_the_longest_named_error_code_fits(store):
+    code = "rejected_by_receiving_carrier_for_unspecified_reason"  # SignalWire's native Messaging API
+    event = StatusEvent("signalwire", "n1", S.FAILED, "failed", 1.0, error_code=code)
+    assert store.record_statuses([event]) == 1
+    assert store.get_statuses("signalwire", ["n1"])["n1"].error_code == code

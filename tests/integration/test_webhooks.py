@@ -122,6 +122,32 @@ def test_signalwire_callback_signatures_are_checked(client, store):
     )
 
 
+def test_native_json_callbacks_are_accepted_with_either_signature_header(client, store):
+    import hashlib
+    import json
+
+    from airflow_provider_messaging.signalwire.webhooks import json_signature
+
+    url = "http://testserver/signalwire/signalwire_default"
+    body = json.dumps({"id": "n-1", "status": "undelivered", "to": "+15550001002", "error_code": "carrier_violation",
+                       "error_message": "spam", "timestamp": "2026-03-17T22:26:57Z", "custom_variables": {"run": "r"}})  # fmt: skip
+    key, headers = "sandbox-signing-key", {"Content-Type": "application/json"}
+    sha256 = json_signature(key, url, body.encode(), hashlib.sha256)
+    only_sha256 = client.post(url, content=body, headers={**headers, "X-SignalWire-Sha256-Signature": sha256})
+    assert only_sha256.status_code == 200
+    found = store.get_statuses("signalwire", ["n-1"])["n-1"]
+    assert (found.state, found.error_code) == (MessageState.UNDELIVERED, "carrier_violation")
+    sha1 = {**headers, "X-SignalWire-Signature": json_signature(key, url, body.encode())}
+    assert client.post(url, content=body, headers=sha1).json() == {
+        "statuses": 0,
+        "inbound": 0,
+    }  # the same event
+    assert client.post(url, content="[1, 2]", headers=sha1).status_code == 403
+    listed = "[1, 2]"
+    signed_list = {**headers, "X-SignalWire-Signature": json_signature(key, url, listed.encode())}
+    assert client.post(url, content=listed, headers=signed_list).status_code == 400
+
+
 def test_sandbox_status_callbacks_land_in_the_store(sandbox, store):
     httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
     secrets = {"signalwire_default": signalwire(sandbox.config.signing_key)}

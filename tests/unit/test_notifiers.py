@@ -66,6 +66,20 @@ def test_a_failed_send_raises_with_the_reason():
         SignalWireNotifier(to="+15550001001", body="x")(context())
 
 
+@respx.mock
+def test_the_native_api_carries_custom_variables():
+    route = respx.post("https://example.signalwire.com/api/messaging/messages").respond(
+        201, json={"id": "n1", "status": "queued", "to": "+15550001001"}
+    )
+    SignalWireNotifier(to="+15550001001", body="x", api="native", custom_variables={"dag": "nightly"})(
+        context()
+    )
+    assert json.loads(route.calls.last.request.content) == {
+        "to": "+15550001001", "from": "+15551230001", "body": "x", "custom_variables": {"dag": "nightly"}}  # fmt: skip
+    with pytest.raises(ValueError, match="api must be 'rest' or 'native'"):
+        SignalWireNotifier(to="+15550001001", api="relay")
+
+
 def test_bad_numbers_are_refused_before_sending():
     with pytest.raises(ValidationError, match="to"):
         SignalWireNotifier(to="555", body="x")(context())

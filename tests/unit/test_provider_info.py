@@ -32,6 +32,7 @@ def test_signalwire_form_relabels_the_standard_fields():
         "signing_key",
         "from_number",
         "context",
+        "relay_protocol",
         "status_callback",
         "base_url",
     }
