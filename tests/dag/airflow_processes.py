@@ -70,6 +70,21 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
         stop_group(proc)
 
 
+@contextmanager
+def airflow_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[Any]]:
+    """Run an Airflow component (``scheduler``, ``triggerer``, ``dag-processor``) until the block ends;
+    its output goes to ``<AIRFLOW_HOME>/<component>.log``."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{args[0]}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield proc
+    finally:
+        stop_group(proc)
+
+
 def run_in_own_group(
     args: list[str], env: dict[str, str], cwd: pathlib.Path, timeout: float
 ) -> tuple[str, str]:
