@@ -78,7 +78,7 @@ class HITLNotifier(MessagingNotifier):
         task = _hitl_task(context)
         question = self.question(context, task)
         QuestionStore(shared_store(None)).save(question)  # before the message: an answer may come at once
-        self.log.info("Asking %d people by %s (ref %s): %s", len(question.people), self.service,
+        self.log.info("Asking %d person(s) by %s (ref %s): %s", len(question.people), self.service,
                       question.code, question.subject)  # fmt: skip
         await self.ask(context, hook, question, task.body)
 
