@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,8 @@ class Scenario:
     expected_run_state: str
     reply: tuple[str, str] | None = None  # (number, text): the demo plays this user answering
     logical_date: bool = True  # False: a run without a logical date, as a manual trigger in Airflow 3 makes
+    tap: tuple[str, str] | None = None  # (number, button title): the demo taps a button of the question
+    sms: tuple[str, str] | None = None  # (number, text): the demo answers the question by SMS
 
 
 SCENARIOS = [
@@ -92,6 +95,28 @@ SCENARIOS = [
         reply=("+15550002001", "YES"),
     ),
     Scenario(
+        "Deploy gate (Airflow's ApprovalOperator) answered on WhatsApp: the on-call engineer taps Approve",
+        "whatsapp_deploy_approval",
+        {"on_call": "+15550002001"},
+        "success",
+        tap=("+15550002001", "Approve"),
+    ),
+    Scenario(
+        "The same gate to a phone outside the 24-hour window (magic +15550002003): asked with the template "
+        "hitl_question, whose quick reply Reject skips the deploy",
+        "whatsapp_deploy_approval",
+        {"on_call": "+15550002003"},
+        "success",
+        tap=("+15550002003", "Reject"),
+    ),
+    Scenario(
+        "Backfill or skip (Airflow's HITLBranchOperator) answered by SMS: the engineer replies 2",
+        "sms_hitl_branch",
+        {"engineer": "+15550001001"},
+        "success",
+        sms=("+15550001001", "2"),
+    ),
+    Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
         "notify_on_failure",
         {"fail": True, "on_call": "+15550001001"},
@@ -100,10 +125,15 @@ SCENARIOS = [
 ]
 
 
+SCENARIO_TIMEOUT = 600  # seconds a run may take before the demo gives up on it
+PASSWORDS = {"admin": "demo-admin-password", "messaging": "demo-messaging-password"}
+
+
 def airflow(env: dict[str, str], *args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
-    )
+        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False,
+        timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
 
 
 # `airflow dags test` always sets a logical date; a run triggered by hand in Airflow 3 has none
@@ -162,6 +192,60 @@ def connections(config: SandboxConfig, sandbox_url: str) -> dict[str, str]:
     }
 
 
+def airflow_api(home: pathlib.Path, api_url: str) -> dict[str, str]:
+    """Airflow's API server with an admin and ``messaging``, the account that records answers given
+    by message (connection ``airflow_api_default``)."""
+    (home / "passwords.json").write_text(json.dumps(PASSWORDS))
+    return {
+        "AIRFLOW__API__BASE_URL": api_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": "demo-jwt-secret-" + "0123456789abcdef" * 4,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,messaging:user",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+        "AIRFLOW_CONN_AIRFLOW_API_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": api_url, "login": "messaging", "password": PASSWORDS["messaging"]}
+        ),
+    }
+
+
+HITL_TEMPLATE = {
+    "name": "hitl_question", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+    "parameter_format": "POSITIONAL",
+    "components": [{"type": "BODY", "text": "Airflow needs your answer: {{1}}"},
+                   {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Approve"},
+                                                   {"type": "QUICK_REPLY", "text": "Reject"}]}],
+}  # fmt: skip
+
+
+@contextmanager
+def component(env: dict[str, str], *args: str, ready: str | None = None) -> Iterator[None]:
+    """An Airflow component in the background, its output in ``<AIRFLOW_HOME>/<name>.log``; with
+    ``ready``, a URL that must answer before the block starts."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{args[0]}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(BIN / "airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while ready is not None:
+            try:
+                if httpx.get(ready, timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"airflow {args[0]} did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @contextmanager
 def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
     """``airflow-messaging webhooks`` as its own process, as a user would run it."""
@@ -192,25 +276,40 @@ def free_port() -> int:
 
 
 @contextmanager
-def replying(sandbox_url: str, reply: tuple[str, str] | None) -> Iterator[None]:
-    """Play a user who, once messaged, answers on WhatsApp (through the sandbox's signed webhook)."""
-    if reply is None:
+def playing(sandbox_url: str, receiver_url: str, scenario: Scenario) -> Iterator[None]:
+    """Play the person a scenario messages: once a message of this run reached them, they answer on
+    WhatsApp (a text, or a tap on the question's button) or by SMS, through the sandbox."""
+    answering = scenario.reply or scenario.tap or scenario.sms
+    if answering is None:
         yield
         return
-    number, text = reply
-    done = threading.Event()
+    number, text = answering
+    started, done = time.time(), threading.Event()
 
-    def answer() -> None:
-        while not done.wait(0.2):
-            messages = httpx.get(f"{sandbox_url}/_sandbox/messages", params={"service": "whatsapp"}).json()
-            if any(m["to"] == number.lstrip("+") for m in messages["messages"]):
-                break
+    def reached() -> bool:
+        messages = httpx.get(f"{sandbox_url}/_sandbox/messages").json()["messages"]
+        return any(m["to"].lstrip("+") == number.lstrip("+") and m["created_at"] >= started for m in messages)
+
+    def answer() -> bool:
+        """True once answered for good; a text reply is sent again (the wait may begin after it)."""
+        if scenario.tap:
+            return httpx.post(
+                f"{sandbox_url}/_sandbox/whatsapp/tap", json={"to": number, "title": text}
+            ).is_success
+        if scenario.sms:
+            return httpx.post(f"{sandbox_url}/_sandbox/signalwire/sms", json={"from": number, "to": "+15551230001",
+                              "text": text, "url": f"{receiver_url}/signalwire/signalwire_default"}).is_success  # fmt: skip
+        httpx.post(f"{sandbox_url}/_sandbox/whatsapp/inbound", json={"from": number, "text": text})
+        return False
+
+    def play() -> None:
+        while not done.wait(0.2) and not reached():
+            pass
         pause = 1.0
-        while not done.wait(pause):  # until the run ends: the wait may begin after the first answer
-            httpx.post(f"{sandbox_url}/_sandbox/whatsapp/inbound", json={"from": number, "text": text})
-            pause = 5.0
+        while not done.wait(pause) and not answer():
+            pause = 1.0 if scenario.reply is None else 5.0
 
-    thread = threading.Thread(target=answer, daemon=True)
+    thread = threading.Thread(target=play, daemon=True)
     thread.start()
     try:
         yield
@@ -219,18 +318,26 @@ def replying(sandbox_url: str, reply: tuple[str, str] | None) -> Iterator[None]:
         thread.join()
 
 
-def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> bool:
+def run_dag(env: dict[str, str], scenario: Scenario) -> subprocess.CompletedProcess[str]:
+    """``airflow dags test`` (or ``dag.test`` without a logical date), bounded by SCENARIO_TIMEOUT."""
+    if scenario.logical_date:
+        return airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
+    return subprocess.run(
+        [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=scenario.conf,
+                                                      path=str(REPO / "example_dags" / f"{scenario.dag_id}.py"))],
+        env=env, text=True, capture_output=True, check=False, timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
+
+
+def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str, receiver_url: str) -> bool:
     print(f"\n=== {scenario.title}")
     before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
-    with replying(sandbox_url, scenario.reply):
-        if scenario.logical_date:
-            result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(scenario.conf))
-        else:
-            result = subprocess.run(
-                [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=scenario.conf,
-                                                              path=str(REPO / "example_dags" / f"{scenario.dag_id}.py"))],
-                env=env, text=True, capture_output=True, check=False,
-            )  # fmt: skip
+    with playing(sandbox_url, receiver_url, scenario):
+        try:
+            result = run_dag(env, scenario)
+        except subprocess.TimeoutExpired:
+            print(f"still running after {SCENARIO_TIMEOUT} s: stopped")
+            return False
     runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
     if not runs:
         print(result.stdout[-3000:], result.stderr[-3000:])
@@ -243,6 +350,71 @@ def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> b
         print(result.stdout[-3000:], result.stderr[-3000:])
         return False
     return True
+
+
+QUEUE_DAG, REQUESTER = "deploy_on_whatsapp_message", "+15550002007"
+
+
+def run_message_queue(env: dict[str, str], api_url: str, sandbox_url: str) -> bool:
+    """A DAG started by an inbound message: the dag-processor registers its AssetWatcher, the triggerer
+    runs MessageQueueTrigger, the scheduler starts a run per message (only this DAG is in its folder)."""
+    print(f"\n=== A DAG started by an inbound WhatsApp message (MessageQueueTrigger(scheme='whatsapp')): "
+          f"{REQUESTER} writes 'deploy please'")  # fmt: skip
+    dags = pathlib.Path(env["AIRFLOW_HOME"]) / "queue_dags"
+    dags.mkdir(exist_ok=True)
+    shutil.copy(REPO / "example_dags" / "inbound_message_queue.py", dags)
+    queue_env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}  # fmt: skip
+    token = httpx.post(f"{api_url}/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]})
+    rest = httpx.Client(base_url=f"{api_url}/api/v2", timeout=30,
+                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
+    runs: list[dict[str, Any]] = []
+    with (
+        component(queue_env, "dag-processor"),
+        component(queue_env, "scheduler"),
+        component(queue_env, "triggerer"),
+    ):
+        deadline = time.monotonic() + SCENARIO_TIMEOUT
+        while time.monotonic() < deadline:
+            answer = rest.get(f"/dags/{QUEUE_DAG}/dagRuns")
+            runs = answer.json().get("dag_runs", []) if answer.status_code == 200 else []
+            if any(r["state"] in ("success", "failed") for r in runs):
+                break
+            if not runs:  # until the watcher runs in the triggerer: it sees messages sent after it started
+                httpx.post(
+                    f"{sandbox_url}/_sandbox/whatsapp/inbound",
+                    json={"from": REQUESTER, "text": "deploy please"},
+                )
+            time.sleep(5 if not runs else 1)
+        finished = [r for r in runs if r["state"] in ("success", "failed")]
+        if not finished:
+            print(f"no run finished within {SCENARIO_TIMEOUT} s")
+            return False
+        run = finished[0]
+        tasks = rest.get(f"/dags/{QUEUE_DAG}/dagRuns/{run['dag_run_id']}/taskInstances").json()[
+            "task_instances"
+        ]
+    print(f"run {run['dag_run_id']}: {run['state']} (expected success; {len(runs)} run(s) in all)")
+    for ti in tasks:
+        print(f"  {ti['task_id']:<26} {ti['state']}")
+    return bool(run["state"] == "success")
+
+
+def print_answers(store_url: str) -> None:
+    """Each reply the responder took as an answer to a question, and what came of it."""
+    from airflow_provider_messaging.store.hitl import answers
+
+    store = MessageStore(store_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(answers.select().order_by(answers.c.updated_at)).mappings().all()
+    except Exception:  # no question was asked: no table
+        rows = []
+    store.dispose()
+    if rows:
+        print("\n=== Replies taken as answers to human-in-the-loop questions")
+    for row in rows:
+        print(f"  {row['service']:<10} {row['message_id'][:24]:<24} {row['outcome']}")
 
 
 def print_accepted(sandbox_url: str, store_url: str) -> None:
@@ -280,7 +452,8 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
 
 def main() -> int:
     home = pathlib.Path(tempfile.mkdtemp(prefix="messaging-demo-"))
-    receiver_port = free_port()
+    receiver_port, api_port = free_port(), free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
     config = SandboxConfig(
         port=0, sent_delay=0.3, delivered_delay=0.5, read_delay=0.5,
         webhook_url=f"http://127.0.0.1:{receiver_port}/whatsapp/whatsapp_default",
@@ -294,18 +467,27 @@ def main() -> int:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__MESSAGING__STORE_URL": f"sqlite:///{home / 'messaging_store.db'}",
             **connections(config, sandbox.url),
+            **airflow_api(home, api_url),
         }
         print(f"sandbox: {sandbox.url}   AIRFLOW_HOME: {home}")
         migrated = airflow(env, "db", "migrate")
         if migrated.returncode != 0:
             print(migrated.stdout, migrated.stderr)
             return 1
-        with webhook_receiver(env, receiver_port) as receiver:
+        httpx.post(f"{sandbox.url}/_sandbox/whatsapp/templates", json=HITL_TEMPLATE).raise_for_status()
+        with (
+            webhook_receiver(env, receiver_port) as receiver,
+            component(env, "api-server", "--host", "127.0.0.1", "--port", str(api_port),
+                      ready=f"{api_url}/api/v2/version"),
+        ):  # fmt: skip
             print(
-                f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']})"
+                f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']}); "
+                f"answers given by message recorded through {api_url} as 'messaging'"
             )
             for scenario in SCENARIOS:
-                ok = run_scenario(env, scenario, sandbox.url) and ok
+                ok = run_scenario(env, scenario, sandbox.url, receiver) and ok
+            ok = run_message_queue(env, api_url, sandbox.url) and ok
+        print_answers(env["AIRFLOW__MESSAGING__STORE_URL"])
         print_accepted(sandbox.url, env["AIRFLOW__MESSAGING__STORE_URL"])
     shutil.rmtree(home, ignore_errors=True)
     print("\ndemo:", "OK" if ok else "FAILED")

@@ -3,9 +3,9 @@
 No Airflow, no service: what a question is (which task, which options, who may answer), the
 reference people type or tap to answer it, and the signed button ids that carry that reference.
 
-A question belongs to one try of one task instance. Its id is derived from that identity, so the
-notifier asking again in the same try (a callback run twice) yields the same question, the same
-message and, through the send ledger, no second message. People answer by tapping a button (its id
+A question belongs to one try of one task instance, asked on one service. Its id is derived from
+that identity, so the notifier asking again in the same try (a callback run twice) yields the same
+question, the same message and, through the send ledger, no second message. People answer by tapping a button (its id
 is ``hitl1.<question id>.<option>.<signature>``) or by typing an option's number or name; a
 person with several open questions adds the question's code (``2 K7QD``).
 """
@@ -67,9 +67,11 @@ class Person:
         return InboundFilter((self.address,)).matches(message)
 
 
-def question_id(task: TaskRef) -> str:
-    """A stable id for the question of one try (16 characters of base32)."""
-    key = "\n".join([task.dag_id, task.run_id, task.task_id, str(task.map_index), str(task.try_number)])
+def question_id(task: TaskRef, service: str) -> str:
+    """A stable id for the question of one try on one service (16 characters of base32)."""
+    key = "\n".join(
+        [service, task.dag_id, task.run_id, task.task_id, str(task.map_index), str(task.try_number)]
+    )
     digest = hashlib.sha256(key.encode()).digest()
     return base64.b32encode(digest).decode()[:16].lower()
 
@@ -94,7 +96,7 @@ class Question:
 
     def __post_init__(self) -> None:
         if not self.id:
-            object.__setattr__(self, "id", question_id(self.task))
+            object.__setattr__(self, "id", question_id(self.task, self.service))
 
     @property
     def code(self) -> str:

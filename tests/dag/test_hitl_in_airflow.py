@@ -220,3 +220,7 @@ def test_hitl_tasks_answered_by_message_and_a_dag_started_by_one(tmp_path, sandb
 
         wait_for("a run started by the message", started, 300, home)
         assert any(t.startswith("Deploy started") for t in texts_to(sandbox, REQUESTER))
+
+    logs = [p for p in home.rglob("*.log")]
+    assert any("task_id=approve_deploy" in str(p) for p in logs)
+    assert not [p for p in logs if PASSWORDS["messaging"] in p.read_text()]  # the account's password

@@ -155,6 +155,15 @@ def test_asking_again_in_the_same_try_sends_nothing_twice(env):
     assert len(QuestionStore(env.store).recent(0)) == 1
 
 
+def test_one_task_asked_on_whatsapp_and_by_sms_has_a_question_on_each(env):
+    task = approval()
+    WhatsAppHITLNotifier(to="+15550002001")(context(task))
+    SignalWireHITLNotifier(to=ENGINEER)(context(task))
+    asked = QuestionStore(env.store).recent(0)
+    assert sorted(q.service for q in asked) == ["signalwire", "whatsapp"]
+    assert len({q.id for q in asked}) == 2
+
+
 def test_what_is_wrong_is_said_before_anything_is_sent(env, monkeypatch):
     assigned = [{"id": "alice", "name": "Alice"}]
     with pytest.raises(

@@ -67,8 +67,11 @@ def test_the_code_of_a_question_is_taken_out_of_the_answer():
 
 
 def test_a_question_id_is_stable_for_a_try_and_new_for_the_next():
-    assert question_id(TASK) == question_id(TaskRef(*vars(TASK).values()))
-    assert question_id(TASK) != question_id(TaskRef("deploy", TASK.run_id, "approve", -1, 2))
+    assert question_id(TASK, "whatsapp") == question_id(TaskRef(*vars(TASK).values()), "whatsapp")
+    assert question_id(TASK, "whatsapp") != question_id(
+        TaskRef("deploy", TASK.run_id, "approve", -1, 2), "whatsapp"
+    )
+    assert question_id(TASK, "whatsapp") != question_id(TASK, "signalwire")  # asked both ways: two questions
     assert question().code == question().id[:4].upper()
 
 
