@@ -11,8 +11,6 @@ import json
 import os
 import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,9 @@ from messaging_sandbox.config import SandboxConfig
 from messaging_sandbox.server import SandboxServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the Airflow components run as the DAG tests run them
+from tests.dag.airflow_processes import airflow_process, api_server, free_port  # noqa: E402
+
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -208,44 +209,6 @@ def airflow_api(home: pathlib.Path, api_url: str) -> dict[str, str]:
     }
 
 
-HITL_TEMPLATE = {
-    "name": "hitl_question", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
-    "parameter_format": "POSITIONAL",
-    "components": [{"type": "BODY", "text": "Airflow needs your answer: {{1}}"},
-                   {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Approve"},
-                                                   {"type": "QUICK_REPLY", "text": "Reject"}]}],
-}  # fmt: skip
-
-
-@contextmanager
-def component(env: dict[str, str], *args: str, ready: str | None = None) -> Iterator[None]:
-    """An Airflow component in the background, its output in ``<AIRFLOW_HOME>/<name>.log``; with
-    ``ready``, a URL that must answer before the block starts."""
-    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{args[0]}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([str(BIN / "airflow"), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while ready is not None:
-            try:
-                if httpx.get(ready, timeout=2).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"airflow {args[0]} did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextmanager
 def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
     """``airflow-messaging webhooks`` as its own process, as a user would run it."""
@@ -267,12 +230,6 @@ def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -370,9 +327,9 @@ def run_message_queue(env: dict[str, str], api_url: str, sandbox_url: str) -> bo
                         headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
     runs: list[dict[str, Any]] = []
     with (
-        component(queue_env, "dag-processor"),
-        component(queue_env, "scheduler"),
-        component(queue_env, "triggerer"),
+        airflow_process(queue_env, "dag-processor"),
+        airflow_process(queue_env, "scheduler"),
+        airflow_process(queue_env, "triggerer"),
     ):
         deadline = time.monotonic() + SCENARIO_TIMEOUT
         while time.monotonic() < deadline:
@@ -474,12 +431,7 @@ def main() -> int:
         if migrated.returncode != 0:
             print(migrated.stdout, migrated.stderr)
             return 1
-        httpx.post(f"{sandbox.url}/_sandbox/whatsapp/templates", json=HITL_TEMPLATE).raise_for_status()
-        with (
-            webhook_receiver(env, receiver_port) as receiver,
-            component(env, "api-server", "--host", "127.0.0.1", "--port", str(api_port),
-                      ready=f"{api_url}/api/v2/version"),
-        ):  # fmt: skip
+        with webhook_receiver(env, receiver_port) as receiver, api_server(env, api_port):
             print(
                 f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']}); "
                 f"answers given by message recorded through {api_url} as 'messaging'"

@@ -64,10 +64,6 @@ class HITLNotifier(MessagingNotifier):
         self.base_url = base_url
         self.sender_param = sender_param
 
-    @property
-    def conn_id(self) -> str:
-        raise NotImplementedError
-
     async def ask(self, context: Context, hook: Any, question: Question, body: str | None) -> None:
         raise NotImplementedError
 
@@ -76,13 +72,13 @@ class HITLNotifier(MessagingNotifier):
         from ..store.watcher import shared_store
 
         task = _hitl_task(context)
-        question = self.question(context, task)
+        question = self.question(context, task, hook.conn_id)
         QuestionStore(shared_store(None)).save(question)  # before the message: an answer may come at once
         self.log.info("Asking %d person(s) by %s (ref %s): %s", len(question.people), self.service,
                       question.code, question.subject)  # fmt: skip
         await self.ask(context, hook, question, task.body)
 
-    def question(self, context: Context, task: Any) -> Question:
+    def question(self, context: Context, task: Any, conn_id: str) -> Question:
         from ..core.hitl import Question, TaskRef
         from ..hitl.airflow_api import load_account
 
@@ -99,7 +95,7 @@ class HITLNotifier(MessagingNotifier):
         return Question(
             task=TaskRef(ti.dag_id, ti.run_id, ti.task_id, int(ti.map_index if ti.map_index is not None else -1),
                          int(ti.try_number)),
-            service=self.service, conn_id=self.conn_id, subject=str(task.subject), options=tuple(task.options),
+            service=self.service, conn_id=conn_id, subject=str(task.subject), options=tuple(task.options),
             people=people, api_conn_id=self.airflow_api_conn_id, multiple=bool(task.multiple),
             sender_param=self.sender_param, link=self.link(context), created_at=time.time(),
         )  # fmt: skip
@@ -204,10 +200,6 @@ class WhatsAppHITLNotifier(HITLNotifier):
         self.body_parameters = body_parameters
         self.whatsapp_conn_id = whatsapp_conn_id
 
-    @property
-    def conn_id(self) -> str:
-        return self.whatsapp_conn_id
-
     def make_hook(self) -> WhatsAppHook:
         return WhatsAppHook(whatsapp_conn_id=self.whatsapp_conn_id)
 
@@ -286,10 +278,6 @@ class SignalWireHITLNotifier(HITLNotifier):
         self.from_number = from_number
         self.signalwire_conn_id = signalwire_conn_id
 
-    @property
-    def conn_id(self) -> str:
-        return self.signalwire_conn_id
-
     def make_hook(self) -> SignalWireHook:
         return SignalWireHook(signalwire_conn_id=self.signalwire_conn_id)
 
@@ -299,7 +287,7 @@ class SignalWireHITLNotifier(HITLNotifier):
         from ..signalwire.sender import Sms
 
         sms = Sms.checked(question_text(question, body, SMS_QUESTION_MAX), None,
-                          self.from_number or hook.credentials.from_number, self.signalwire_conn_id)  # fmt: skip
+                          self.from_number or hook.credentials.from_number, hook.conn_id)  # fmt: skip
         await asend_each(
             context=context, service="signalwire", recipients=[p.address for p in question.people],
             prepare=sms.to, open_sender=hook.rest_sender, ledger_purpose=notification_purpose(context),

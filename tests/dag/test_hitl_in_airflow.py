@@ -26,13 +26,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ("whatsapp_deploy_approval.py", "sms_hitl_branch.py", "inbound_message_queue.py")
 APPROVER, STRANGER, ENGINEER, REQUESTER = "+15550002001", "+15550002009", "+15550001001", "+15550002007"
 PASSWORDS = {"admin": "admin-pass-1", "messaging": "messaging-pass-2"}
-HITL_TEMPLATE = {
-    "name": "hitl_question", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
-    "parameter_format": "POSITIONAL",
-    "components": [{"type": "BODY", "text": "Airflow needs your answer: {{1}}"},
-                   {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Approve"},
-                                                   {"type": "QUICK_REPLY", "text": "Reject"}]}],
-}  # fmt: skip
 T = TypeVar("T")
 
 
@@ -133,7 +126,6 @@ def test_hitl_tasks_answered_by_message_and_a_dag_started_by_one(tmp_path, sandb
         f"{sandbox.url}/_sandbox/whatsapp/webhook-url",
         json={"url": f"{api}/messaging/whatsapp/whatsapp_default"},
     )
-    httpx.post(f"{sandbox.url}/_sandbox/whatsapp/templates", json=HITL_TEMPLATE).raise_for_status()
 
     with ExitStack() as running:
         running.enter_context(api_server(env, port))

@@ -27,13 +27,6 @@ from tests.webhook_credentials import resolver, signalwire, whatsapp
 pytestmark = pytest.mark.integration
 RUN_ID = "manual__2026-11-30T10:00:00+00:00"
 CLOSED_WINDOW, ENGINEER = "+15550002003", "+15550001001"
-TEMPLATE = {
-    "name": "hitl_question", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
-    "parameter_format": "POSITIONAL",
-    "components": [{"type": "BODY", "text": "Airflow needs your answer: {{1}}"},
-                   {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Approve"},
-                                                   {"type": "QUICK_REPLY", "text": "Reject"}]}],
-}  # fmt: skip
 
 
 class Access(ConnectionAccess):
@@ -70,7 +63,6 @@ def env(sandbox, tmp_path, monkeypatch):
             f"{sandbox.url}/_sandbox/whatsapp/webhook-url",
             json={"url": f"{server.url}/whatsapp/whatsapp_default"},
         )
-        httpx.post(f"{sandbox.url}/_sandbox/whatsapp/templates", json=TEMPLATE).raise_for_status()
         yield SimpleNamespace(sandbox=sandbox, receiver=server.url, store=store)
         httpx.put(f"{sandbox.url}/_sandbox/whatsapp/webhook-url", json={"url": None})
     store.dispose()
