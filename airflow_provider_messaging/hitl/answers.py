@@ -66,6 +66,17 @@ class Answerer:
         self.questions = questions
         self.access = access
 
+    @staticmethod
+    def may_answer(message: InboundMessage, received_at: float, asked: Sequence[Question]) -> bool:
+        """Cheap, before the message is claimed: a tap on one of our buttons, or a typed message from
+        someone a question was asked of before it arrived."""
+        tapped = reply_id(message.payload) if message.service == "whatsapp" else None
+        if tapped is not None:
+            return is_button_id(tapped)
+        return message.kind in TYPED_KINDS and any(
+            q.created_at <= received_at and q.person_for(message) for q in asked
+        )
+
     def handle(
         self, message: InboundMessage, received_at: float, asked: Sequence[Question]
     ) -> Outcome | None:

@@ -30,6 +30,7 @@ from .answers import Access, Answerer, Outcome, reply_address
 log = logging.getLogger("airflow_provider_messaging.hitl")
 
 POLL_INTERVAL = 1.0
+PAGE = 500  # inbound messages read per query
 MAX_AGE = 7 * 86400.0  # seconds a question stays answerable by message
 GIVE_UP_AFTER = 600.0  # seconds of Airflow being unreachable before the person is told to use the UI
 
@@ -109,17 +110,19 @@ class Responder:
             of_service = [q for q in asked if q.service == service]
             senders = sorted({form for q in of_service for p in q.people
                               for form in InboundFilter((p.address,)).store_senders()})  # fmt: skip
-            since = self._since.get(service, min(q.created_at for q in of_service) - OVERLAP)
+            since = self._since.get(service, min(q.created_at for q in of_service))
+            after: tuple[float, str] | None = None
             while True:
-                found = self.questions.inbound(service, since - OVERLAP, senders)
+                found = self.questions.inbound(service, since - OVERLAP, senders, after=after, limit=PAGE)
                 for received_at, message in found:
-                    since = max(since, received_at)
                     if (service, message.message_id) not in self._seen:
                         self._seen.append((service, message.message_id))
                         handled += self._take(message, received_at, of_service)
-                if len(found) < 500:
+                if found:
+                    after = (found[-1][0], found[-1][1].message_id)
+                if len(found) < PAGE:
                     break
-            self._since[service] = since
+            self._since[service] = max(since, after[0] if after else since)
         for key, retry in list(self._retries.items()):
             if retry.next_try <= time.time():
                 del self._retries[key]
@@ -131,7 +134,9 @@ class Responder:
         self, message: InboundMessage, received_at: float, asked: list[Question], retry: _Retry | None = None
     ) -> int:
         service, message_id = message.service, message.message_id
-        if not self.questions.claim(service, message_id):
+        if not self.answerer.may_answer(message, received_at, asked) or not self.questions.claim(
+            service, message_id
+        ):
             return 0
         try:
             outcome = self.answerer.handle(message, received_at, asked)

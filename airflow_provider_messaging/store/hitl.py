@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, delete, or_, select, update
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, and_, delete, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from ..core.events import InboundMessage
@@ -100,10 +100,12 @@ class QuestionStore:
     # -- inbound messages taken as answers -----------------------------------------------------------
 
     def inbound(
-        self, service: str, since: float, senders: Sequence[str], limit: int = 500
-    ) -> list[tuple[float, InboundMessage]]:
+        self, service: str, since: float, senders: Sequence[str], *, after: tuple[float, str] | None = None,
+        limit: int = 500,
+    ) -> list[tuple[float, InboundMessage]]:  # fmt: skip
         """Inbound messages received after ``since`` that may answer a question: taps, and messages
-        from ``senders``; with when each was received, oldest first, and the message as received."""
+        from ``senders``; with when each was received, oldest first, and the message as received.
+        ``after`` (received_at, message id) of the last row read pages on through the same second."""
         self.ensure_schema()
         c = inbound_messages.c
         query = (
@@ -113,6 +115,10 @@ class QuestionStore:
             .order_by(c.received_at, c.message_id)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(
+                or_(c.received_at > after[0], and_(c.received_at == after[0], c.message_id > after[1]))
+            )
         with self.store.engine.connect() as conn:
             return [(float(r["received_at"]), _inbound(r)) for r in conn.execute(query).mappings()]
 

@@ -7,6 +7,7 @@ the store is SQLite, the replies go in as the webhook receiver stores them.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 
@@ -233,3 +234,23 @@ def test_the_api_account_reads_a_connection_and_keeps_its_secrets_out_of_repr():
         ApiAccount.from_connection("a", host="", schema=None, port=None, login="u", password="p", extras={})
     with pytest.raises(ConfigurationError, match="neither a token"):
         ApiAccount.from_connection("a", host="x", schema=None, port=None, login="u", password=None, extras={})
+
+
+def test_a_tap_behind_a_thousand_other_taps_of_the_same_moment_is_found(store, airflow, access):
+    from airflow_provider_messaging.store.store import inbound_messages
+
+    question = ask(store)
+    QuestionStore(store).ensure_schema()
+    now = time.time()
+    other = {
+        "type": "interactive",
+        "interactive": {"type": "button_reply", "button_reply": {"id": "x", "title": "x"}},
+    }
+    rows = [dict(service="whatsapp", message_id=f"wamid.a{i:04d}", sender="15550009999", recipient=None,
+                 kind="interactive", text="x", context_id=None, sent_at=now, received_at=now,
+                 payload=json.dumps(other)) for i in range(1100)]  # fmt: skip
+    with store.engine.begin() as conn:
+        conn.execute(inbound_messages.insert(), rows)
+    tap(store, question)  # received a moment later, read after 1,100 rows of one received_at
+    assert Responder(store, access).poll() == 1
+    assert len(airflow.patches) == 1
