@@ -16,10 +16,11 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ValidationError
 from .events import InboundMessage
 from .inbound import InboundFilter
 
@@ -65,6 +66,33 @@ class Person:
     def sent(self, message: InboundMessage) -> bool:
         """Whether ``message`` came from this person, matched as reply filters match senders."""
         return InboundFilter((self.address,)).matches(message)
+
+
+def people_asked(
+    to: str | Sequence[str] | Mapping[str, str | Sequence[str]],
+    assigned: Mapping[str, str],
+    check: Callable[[object, str], list[str]],
+) -> tuple[Person, ...]:
+    """The people a notifier's ``to`` names, as ``check`` accepts their addresses (the service's
+    recipient check: one address or a list -> a list). ``to`` maps Airflow user ids to addresses;
+    with ``assigned`` users (id -> name) only they are asked; without, ``to`` may list addresses."""
+    if isinstance(to, Mapping):
+        pairs = [(str(user), address) for user, addresses in to.items()
+                 for address in check(addresses, f"to[{user!r}]")]  # fmt: skip
+        if assigned:
+            pairs = [(user, address) for user, address in pairs if user in assigned]
+            if not pairs:
+                raise ValidationError(
+                    "to", f"has a number for none of the task's assigned users {sorted(assigned)}",
+                    "Key 'to' by the assigned users' ids, e.g. to={'alice': '+4915112345678'}",
+                )  # fmt: skip
+        return tuple(Person(address, assigned.get(user, user), user) for user, address in pairs)
+    if assigned:
+        raise ValidationError(
+            "to", f"is a list of numbers, but the task has assigned_users {sorted(assigned)}",
+            "Map each assigned user id to their number, e.g. to={'alice': '+4915112345678'}",
+        )  # fmt: skip
+    return tuple(Person(address, address) for address in check(to, "to"))
 
 
 def question_id(task: TaskRef, service: str) -> str:

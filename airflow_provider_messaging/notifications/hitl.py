@@ -102,21 +102,11 @@ class HITLNotifier(MessagingNotifier):
 
     def people(self, task: Any, account: str | None) -> tuple[Person, ...]:
         """Who is asked: ``to``, narrowed to the task's assigned users when it has any."""
-        from ..core.errors import ValidationError
-        from ..core.hitl import Person
+        from ..core.hitl import people_asked
         from ..core.phone import normalize_recipients
 
         assigned = {str(u["id"]): str(u.get("name") or u["id"]) for u in task.assigned_users or []}
-        if isinstance(self.to, Mapping):
-            pairs = [(str(user), address) for user, addresses in self.to.items()
-                     for address in normalize_recipients(addresses, f"to[{user!r}]")]  # fmt: skip
-        elif assigned:
-            raise ValidationError(
-                "to", f"is a list of numbers, but the task has assigned_users {sorted(assigned)}",
-                "Map each assigned user id to their number, e.g. to={'alice': '+4915112345678'}",
-            )  # fmt: skip
-        else:
-            pairs = [(None, address) for address in normalize_recipients(self.to, "to")]  # type: ignore[misc]
+        people = people_asked(self.to, assigned, normalize_recipients)
         if assigned:
             if account not in assigned:
                 self.log.warning(
@@ -125,20 +115,10 @@ class HITLNotifier(MessagingNotifier):
                     "{'id': '<its user id>', 'name': ...} to assigned_users.",
                     account, self.airflow_api_conn_id, sorted(assigned),
                 )  # fmt: skip
-            skipped = sorted({str(user) for user, _ in pairs if user not in assigned})
-            pairs = [(user, address) for user, address in pairs if user in assigned]
-            left = sorted(set(assigned) - {str(user) for user, _ in pairs} - {str(account)})
-            if skipped or left:
-                self.log.info("Not asked by message: %s (not assigned); %s (no number: they answer in the UI)",
-                              skipped or "nobody", left or "nobody")  # fmt: skip
-            if not pairs:
-                raise ValidationError(
-                    "to", f"has a number for none of the task's assigned users {sorted(assigned)}",
-                    "Key 'to' by the assigned users' ids, e.g. to={'alice': '+4915112345678'}",
-                )  # fmt: skip
-        return tuple(
-            Person(address, assigned.get(str(user)) or str(user or address), user) for user, address in pairs
-        )
+            left = sorted(set(assigned) - {str(p.user_id) for p in people} - {str(account)})
+            if left:
+                self.log.info("Not asked by message (no number here; they answer in the UI): %s", left)
+        return people
 
     def link(self, context: Context) -> str | None:
         from airflow.providers.standard.operators.hitl import HITLOperator
