@@ -144,7 +144,7 @@ class Responder:
             return self._later(message, received_at, asked, retry, exc)
         except MessagingError as exc:  # a connection that cannot be read, an account that is refused
             log.error("Could not handle the reply %s from %s: %s", message_id, message.sender, exc)
-            outcome = Outcome(f"failed: {exc}"[:500])
+            outcome = _failed(message, asked, exc)
         if outcome is None:
             self.questions.finish(service, message_id, None, "not an answer")
             return 0
@@ -162,9 +162,7 @@ class Responder:
         self.questions.release(*key)
         if time.time() - received_at > GIVE_UP_AFTER:
             log.error("Gave up on the reply %s from %s: %s", message.message_id, message.sender, exc)
-            mine = [q for q in asked if q.person_for(message)]
-            outcome = Outcome(f"failed: {exc}"[:500], could_not_record(mine[0]) if mine else None,
-                              reply_address(message), mine[0] if mine else None)  # fmt: skip
+            outcome = _failed(message, asked, exc)
             if self.questions.claim(*key):
                 self._reply(outcome, message)
                 self.questions.finish(*key, outcome.question.id if outcome.question else None, outcome.note)
@@ -194,6 +192,13 @@ class Responder:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _failed(message: InboundMessage, asked: list[Question], exc: Exception) -> Outcome:
+    """The answer could not be recorded: whoever was asked is told to answer in the UI."""
+    mine = [q for q in asked if q.person_for(message)]
+    return Outcome(f"failed: {exc}"[:500], could_not_record(mine[0]) if mine else None,
+                   reply_address(message), mine[0] if mine else None)  # fmt: skip
 
 
 _started: dict[str, Responder] = {}
