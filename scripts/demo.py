@@ -321,7 +321,7 @@ def run_message_queue(env: dict[str, str], api_url: str, sandbox_url: str) -> bo
     dags.mkdir(exist_ok=True)
     shutil.copy(REPO / "example_dags" / "inbound_message_queue.py", dags)
     queue_env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}  # fmt: skip
+                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5"}  # fmt: skip
     token = httpx.post(f"{api_url}/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]})
     rest = httpx.Client(base_url=f"{api_url}/api/v2", timeout=30,
                         headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
@@ -338,6 +338,7 @@ def run_message_queue(env: dict[str, str], api_url: str, sandbox_url: str) -> bo
             if any(r["state"] in ("success", "failed") for r in runs):
                 break
             if not runs:  # until the watcher runs in the triggerer: it sees messages sent after it started
+                rest.patch(f"/dags/{QUEUE_DAG}", json={"is_paused": False})  # `dags test` added it paused
                 httpx.post(
                     f"{sandbox_url}/_sandbox/whatsapp/inbound",
                     json={"from": REQUESTER, "text": "deploy please"},
