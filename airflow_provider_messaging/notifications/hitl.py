@@ -22,8 +22,9 @@ from .base import MessagingNotifier
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ..core.hitl import Person, Question
+    from ..core.hitl import ButtonSigner, Person, Question
     from ..core.report import SendReport
+    from ..whatsapp.messages import Message, Template
 
 DEFAULT_API_CONN_ID = "airflow_api_default"
 SMS_QUESTION_MAX = 480  # characters: three or four SMS segments at most
@@ -103,10 +104,9 @@ class HITLNotifier(MessagingNotifier):
     def people(self, task: Any, account: str | None) -> tuple[Person, ...]:
         """Who is asked: ``to``, narrowed to the task's assigned users when it has any."""
         from ..core.hitl import people_asked
-        from ..core.phone import normalize_recipients
 
         assigned = {str(u["id"]): str(u.get("name") or u["id"]) for u in task.assigned_users or []}
-        people = people_asked(self.to, assigned, normalize_recipients)
+        people = people_asked(self.to, assigned, self.recipients)
         if assigned:
             if account not in assigned:
                 self.log.warning(
@@ -119,6 +119,12 @@ class HITLNotifier(MessagingNotifier):
             if left:
                 self.log.info("Not asked by message (no number here; they answer in the UI): %s", left)
         return people
+
+    def recipients(self, value: object, field: str) -> list[str]:
+        """``value`` checked as the service's recipients are checked everywhere else."""
+        from ..core.phone import normalize_recipients
+
+        return normalize_recipients(value, field)
 
     def link(self, context: Context) -> str | None:
         from airflow.providers.standard.operators.hitl import HITLOperator
@@ -201,7 +207,7 @@ class WhatsAppHITLNotifier(HITLNotifier):
             return
         raise_for_undelivered(report, retryable=False)
 
-    def _template(self, hook: WhatsAppHook, question: Question, signer: Any) -> Any:
+    def _template(self, hook: WhatsAppHook, question: Question, signer: ButtonSigner) -> Template | None:
         from ..whatsapp.hitl import check_quick_replies, question_template
         from ..whatsapp.templates import check_template, find_template
 
@@ -216,7 +222,9 @@ class WhatsAppHITLNotifier(HITLNotifier):
             check_quick_replies(question, info)
         return template
 
-    async def _send(self, context: Context, hook: WhatsAppHook, to: list[str], message: Any) -> SendReport:
+    async def _send(
+        self, context: Context, hook: WhatsAppHook, to: list[str], message: Message
+    ) -> SendReport:
         from ..sending import asend_rows, notification_purpose, recipient_rows
         from ..whatsapp.sender import prepared
 
