@@ -403,7 +403,8 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         meaning = f"\n      <- {describe(code)}" if code else ""
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
-        body = (m["body"] or "")[:40]
+        interactive = (m.get("payload") or {}).get("interactive") or {}
+        body = (m["body"] or (interactive.get("body") or {}).get("text") or "")[:40]
         service = f"relay:{m['relay_context']}" if m.get("relay_context") else m["service"]
         print(f"  {service:<10} {m['to']:<13} {final:<11} {body!r}  reported: {reported}{meaning}")
 
