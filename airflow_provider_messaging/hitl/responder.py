@@ -10,6 +10,7 @@ Airflow's API cannot be reached the claim is given back and the message tried ag
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -100,16 +101,36 @@ class Responder:
         self._since: dict[str, float] = {}  # service -> received_at read up to
         self._seen: deque[tuple[str, str]] = deque(maxlen=10_000)
         self._retries: dict[tuple[str, str], _Retry] = {}
+        self._known: dict[str, Question] = {}  # id -> question, newest first
+        self._sender_forms: dict[frozenset[str], list[str]] = {}
         self._stop = threading.Event()
+
+    def _asked(self) -> list[Question]:
+        """The questions of the last ``max_age`` seconds, newest first; each read from the store once."""
+        looked = self.questions.asked_since(time.time() - self.max_age)
+        new = [qid for qid, _ in looked if qid not in self._known]
+        self._known.update(self.questions.get_many(new) if new else {})
+        for qid, answered_at in looked:
+            if self._known[qid].answered_at != answered_at:
+                self._known[qid] = dataclasses.replace(self._known[qid], answered_at=answered_at)
+        self._known = {qid: self._known[qid] for qid, _ in looked}
+        return list(self._known.values())
+
+    def _senders(self, asked: list[Question]) -> list[str]:
+        """Every form in which the store may hold the senders the questions were asked of."""
+        key = frozenset(q.id for q in asked)
+        if key not in self._sender_forms:
+            self._sender_forms = {key: sorted({form for q in asked for p in q.people
+                                               for form in InboundFilter((p.address,)).store_senders()})}  # fmt: skip
+        return self._sender_forms[key]
 
     def poll(self) -> int:
         """Handle what arrived since the last look; returns how many messages were handled."""
-        asked = self.questions.recent(time.time() - self.max_age)
+        asked = self._asked()
         handled = 0
         for service in sorted({q.service for q in asked}):
             of_service = [q for q in asked if q.service == service]
-            senders = sorted({form for q in of_service for p in q.people
-                              for form in InboundFilter((p.address,)).store_senders()})  # fmt: skip
+            senders = self._senders(asked)
             since = self._since.get(service, min(q.created_at for q in of_service))
             after: tuple[float, str] | None = None
             while True:

@@ -90,6 +90,24 @@ class QuestionStore:
         with self.store.engine.connect() as conn:
             return [_question(row) for row in conn.execute(query).mappings()]
 
+    def asked_since(self, since: float) -> list[tuple[str, float | None]]:
+        """(id, answered_at) of the questions asked at or after ``since``, newest first: a light look
+        for callers that keep the questions they already read."""
+        self.ensure_schema()
+        c = questions.c
+        query = select(c.id, c.answered_at).where(c.created_at >= since).order_by(c.created_at.desc())
+        with self.store.engine.connect() as conn:
+            return [(row.id, row.answered_at) for row in conn.execute(query)]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Question]:
+        self.ensure_schema()
+        found: dict[str, Question] = {}
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(questions).where(questions.c.id.in_(list(ids[start : start + 500])))
+                found.update((row["id"], _question(row)) for row in conn.execute(query).mappings())
+        return found
+
     def mark_answered(self, question_id: str) -> None:
         self.ensure_schema()
         with self.store.engine.begin() as conn:
