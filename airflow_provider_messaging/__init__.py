@@ -79,12 +79,20 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_messaging.triggers.delivery",
                     "airflow_provider_messaging.triggers.inbound",
+                    "airflow_provider_messaging.triggers.message_queue",
                 ],
             },
         ],
         "notifications": [
             "airflow_provider_messaging.notifications.signalwire.SignalWireNotifier",
             "airflow_provider_messaging.notifications.whatsapp.WhatsAppNotifier",
+            "airflow_provider_messaging.notifications.hitl.WhatsAppHITLNotifier",
+            "airflow_provider_messaging.notifications.hitl.SignalWireHITLNotifier",
+        ],
+        # MessageQueueTrigger(scheme="whatsapp" | "signalwire") (apache-airflow-providers-common-messaging)
+        "queues": [
+            "airflow_provider_messaging.queues.inbound.WhatsAppMessageQueueProvider",
+            "airflow_provider_messaging.queues.inbound.SignalWireMessageQueueProvider",
         ],
         "connection-types": [_signalwire_connection_type(), _whatsapp_connection_type()],
         "config": {

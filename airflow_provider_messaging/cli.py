@@ -46,7 +46,8 @@ def _webhooks_parser(sub: argparse._SubParsersAction) -> None:
         "webhooks",
         help="serve the webhook receiver on its own (it is also mounted in airflow api-server at /messaging)",
         description="Receive WhatsApp and SignalWire webhooks (statuses and inbound messages) and write them "
-        "to the status store ([messaging] store_url). Secrets come from the Airflow connection named in the path.",
+        "to the status store ([messaging] store_url), and record the answers people give by message to "
+        "human-in-the-loop tasks. Secrets come from the Airflow connection named in the path.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8788, help="port (default 8788)")
@@ -59,11 +60,13 @@ def _webhooks_parser(sub: argparse._SubParsersAction) -> None:
 def _run_webhooks(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .hitl.responder import start_responder
     from .store.store import MessageStore
     from .webhooks.receiver import create_webhook_app
 
     store = MessageStore(args.store_url)
     print(f"webhooks: writing to {store.describe()}", file=sys.stderr)
+    start_responder(store)  # records answers given by message to human-in-the-loop questions
     uvicorn.run(create_webhook_app(store=store), host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -21,6 +21,8 @@ MODULES = [
     "airflow_provider_messaging.operators.broadcast",
     "airflow_provider_messaging.notifications.signalwire",
     "airflow_provider_messaging.notifications.whatsapp",
+    "airflow_provider_messaging.notifications.hitl",
+    "airflow_provider_messaging.queues.inbound",
 ]
 RUNS = 7
 

@@ -11,7 +11,6 @@ import json
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,9 @@ from messaging_sandbox.config import SandboxConfig
 from messaging_sandbox.server import SandboxServer
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the Airflow components run as the DAG tests run them
+from tests.dag.airflow_processes import airflow_process, api_server, free_port  # noqa: E402
+
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -43,6 +45,8 @@ class Scenario:
     expected_run_state: str
     reply: tuple[str, str] | None = None  # (number, text): the demo plays this user answering
     logical_date: bool = True  # False: a run without a logical date, as a manual trigger in Airflow 3 makes
+    tap: tuple[str, str] | None = None  # (number, button title): the demo taps a button of the question
+    sms: tuple[str, str] | None = None  # (number, text): the demo answers the question by SMS
 
 
 SCENARIOS = [
@@ -101,6 +105,28 @@ SCENARIOS = [
         "success",
     ),
     Scenario(
+        "Deploy gate (Airflow's ApprovalOperator) answered on WhatsApp: the on-call engineer taps Approve",
+        "whatsapp_deploy_approval",
+        {"on_call": "+15550002001"},
+        "success",
+        tap=("+15550002001", "Approve"),
+    ),
+    Scenario(
+        "The same gate to a phone outside the 24-hour window (magic +15550002003): asked with the template "
+        "hitl_question, whose quick reply Reject skips the deploy",
+        "whatsapp_deploy_approval",
+        {"on_call": "+15550002003"},
+        "success",
+        tap=("+15550002003", "Reject"),
+    ),
+    Scenario(
+        "Backfill or skip (Airflow's HITLBranchOperator) answered by SMS: the engineer replies 2",
+        "sms_hitl_branch",
+        {"engineer": "+15550001001"},
+        "success",
+        sms=("+15550001001", "2"),
+    ),
+    Scenario(
         "A task fails: its on_failure_callback notifiers text on-call by SMS and on WhatsApp",
         "notify_on_failure",
         {"fail": True, "on_call": "+15550001001"},
@@ -109,10 +135,15 @@ SCENARIOS = [
 ]
 
 
+SCENARIO_TIMEOUT = 600  # seconds a run may take before the demo gives up on it
+PASSWORDS = {"admin": "demo-admin-password", "messaging": "demo-messaging-password"}
+
+
 def airflow(env: dict[str, str], *args: str, capture: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False
-    )
+        [str(BIN / "airflow"), *args], env=env, text=True, capture_output=capture, check=False,
+        timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
 
 
 # `airflow dags test` always sets a logical date; a run triggered by hand in Airflow 3 has none
@@ -173,6 +204,22 @@ def connections(config: SandboxConfig, sandbox_url: str) -> dict[str, str]:
     }
 
 
+def airflow_api(home: pathlib.Path, api_url: str) -> dict[str, str]:
+    """Airflow's API server with an admin and ``messaging``, the account that records answers given
+    by message (connection ``airflow_api_default``)."""
+    (home / "passwords.json").write_text(json.dumps(PASSWORDS))
+    return {
+        "AIRFLOW__API__BASE_URL": api_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": "demo-jwt-secret-" + "0123456789abcdef" * 4,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,messaging:user",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+        "AIRFLOW_CONN_AIRFLOW_API_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": api_url, "login": "messaging", "password": PASSWORDS["messaging"]}
+        ),
+    }
+
+
 @contextmanager
 def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
     """``airflow-messaging webhooks`` as its own process, as a user would run it."""
@@ -196,32 +243,41 @@ def webhook_receiver(env: dict[str, str], port: int) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def replying(sandbox_url: str, reply: tuple[str, str] | None) -> Iterator[None]:
-    """Play a user who, once messaged, answers on WhatsApp (through the sandbox's signed webhook)."""
-    if reply is None:
+def playing(sandbox_url: str, receiver_url: str, scenario: Scenario) -> Iterator[None]:
+    """Play the person a scenario messages: once a message of this run reached them, they answer on
+    WhatsApp (a text, or a tap on the question's button) or by SMS, through the sandbox."""
+    answering = scenario.reply or scenario.tap or scenario.sms
+    if answering is None:
         yield
         return
-    number, text = reply
-    done = threading.Event()
+    number, text = answering
+    started, done = time.time(), threading.Event()
 
-    def answer() -> None:
-        while not done.wait(0.2):
-            messages = httpx.get(f"{sandbox_url}/_sandbox/messages", params={"service": "whatsapp"}).json()
-            if any(m["to"] == number.lstrip("+") for m in messages["messages"]):
-                break
+    def reached() -> bool:
+        messages = httpx.get(f"{sandbox_url}/_sandbox/messages").json()["messages"]
+        return any(m["to"].lstrip("+") == number.lstrip("+") and m["created_at"] >= started for m in messages)
+
+    def answer() -> bool:
+        """True once answered for good; a text reply is sent again (the wait may begin after it)."""
+        if scenario.tap:
+            return httpx.post(
+                f"{sandbox_url}/_sandbox/whatsapp/tap", json={"to": number, "title": text}
+            ).is_success
+        if scenario.sms:
+            return httpx.post(f"{sandbox_url}/_sandbox/signalwire/sms", json={"from": number, "to": "+15551230001",
+                              "text": text, "url": f"{receiver_url}/signalwire/signalwire_default"}).is_success  # fmt: skip
+        httpx.post(f"{sandbox_url}/_sandbox/whatsapp/inbound", json={"from": number, "text": text})
+        return False
+
+    def play() -> None:
+        while not done.wait(0.2) and not reached():
+            pass
         pause = 1.0
-        while not done.wait(pause):  # until the run ends: the wait may begin after the first answer
-            httpx.post(f"{sandbox_url}/_sandbox/whatsapp/inbound", json={"from": number, "text": text})
-            pause = 5.0
+        while not done.wait(pause) and not answer():
+            pause = 1.0 if scenario.reply is None else 5.0
 
-    thread = threading.Thread(target=answer, daemon=True)
+    thread = threading.Thread(target=play, daemon=True)
     thread.start()
     try:
         yield
@@ -230,19 +286,27 @@ def replying(sandbox_url: str, reply: tuple[str, str] | None) -> Iterator[None]:
         thread.join()
 
 
-def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str) -> bool:
+def run_dag(env: dict[str, str], scenario: Scenario) -> subprocess.CompletedProcess[str]:
+    """``airflow dags test`` (or ``dag.test`` without a logical date), bounded by SCENARIO_TIMEOUT."""
+    conf = json.loads(json.dumps(scenario.conf).replace("{AIRFLOW_HOME}", env["AIRFLOW_HOME"]))
+    if scenario.logical_date:
+        return airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(conf))
+    return subprocess.run(
+        [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=conf,
+                                                      path=str(REPO / "example_dags" / f"{scenario.dag_id}.py"))],
+        env=env, text=True, capture_output=True, check=False, timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
+
+
+def run_scenario(env: dict[str, str], scenario: Scenario, sandbox_url: str, receiver_url: str) -> bool:
     print(f"\n=== {scenario.title}")
     before = {r["run_id"] for r in dag_runs(env, scenario.dag_id)}
-    with replying(sandbox_url, scenario.reply):
-        conf = json.loads(json.dumps(scenario.conf).replace("{AIRFLOW_HOME}", env["AIRFLOW_HOME"]))
-        if scenario.logical_date:
-            result = airflow(env, "dags", "test", scenario.dag_id, "-c", json.dumps(conf))
-        else:
-            result = subprocess.run(
-                [sys.executable, "-c", NO_LOGICAL_DATE.format(dag_id=scenario.dag_id, conf=conf,
-                                                              path=str(REPO / "example_dags" / f"{scenario.dag_id}.py"))],
-                env=env, text=True, capture_output=True, check=False,
-            )  # fmt: skip
+    with playing(sandbox_url, receiver_url, scenario):
+        try:
+            result = run_dag(env, scenario)
+        except subprocess.TimeoutExpired:
+            print(f"still running after {SCENARIO_TIMEOUT} s: stopped")
+            return False
     runs = [r for r in dag_runs(env, scenario.dag_id) if r["run_id"] not in before]
     if not runs:
         print(result.stdout[-3000:], result.stderr[-3000:])
@@ -280,6 +344,72 @@ def show_relay_gate(env: dict[str, str], sandbox_url: str, run: dict[str, Any], 
     return deferred and events[-1]["raw_status"] == "delivered" and events[-1]["event_ts"] > ended
 
 
+QUEUE_DAG, REQUESTER = "deploy_on_whatsapp_message", "+15550002007"
+
+
+def run_message_queue(env: dict[str, str], api_url: str, sandbox_url: str) -> bool:
+    """A DAG started by an inbound message: the dag-processor registers its AssetWatcher, the triggerer
+    runs MessageQueueTrigger, the scheduler starts a run per message (only this DAG is in its folder)."""
+    print(f"\n=== A DAG started by an inbound WhatsApp message (MessageQueueTrigger(scheme='whatsapp')): "
+          f"{REQUESTER} writes 'deploy please'")  # fmt: skip
+    dags = pathlib.Path(env["AIRFLOW_HOME"]) / "queue_dags"
+    dags.mkdir(exist_ok=True)
+    shutil.copy(REPO / "example_dags" / "inbound_message_queue.py", dags)
+    queue_env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5"}  # fmt: skip
+    token = httpx.post(f"{api_url}/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]})
+    rest = httpx.Client(base_url=f"{api_url}/api/v2", timeout=30,
+                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
+    runs: list[dict[str, Any]] = []
+    with (
+        airflow_process(queue_env, "dag-processor"),
+        airflow_process(queue_env, "scheduler"),
+        airflow_process(queue_env, "triggerer"),
+    ):
+        deadline = time.monotonic() + SCENARIO_TIMEOUT
+        while time.monotonic() < deadline:
+            answer = rest.get(f"/dags/{QUEUE_DAG}/dagRuns")
+            runs = answer.json().get("dag_runs", []) if answer.status_code == 200 else []
+            if any(r["state"] in ("success", "failed") for r in runs):
+                break
+            if not runs:  # until the watcher runs in the triggerer: it sees messages sent after it started
+                rest.patch(f"/dags/{QUEUE_DAG}", json={"is_paused": False})  # `dags test` added it paused
+                httpx.post(
+                    f"{sandbox_url}/_sandbox/whatsapp/inbound",
+                    json={"from": REQUESTER, "text": "deploy please"},
+                )
+            time.sleep(5 if not runs else 1)
+        finished = [r for r in runs if r["state"] in ("success", "failed")]
+        if not finished:
+            print(f"no run finished within {SCENARIO_TIMEOUT} s")
+            return False
+        run = finished[0]
+        tasks = rest.get(f"/dags/{QUEUE_DAG}/dagRuns/{run['dag_run_id']}/taskInstances").json()[
+            "task_instances"
+        ]
+    print(f"run {run['dag_run_id']}: {run['state']} (expected success; {len(runs)} run(s) in all)")
+    for ti in tasks:
+        print(f"  {ti['task_id']:<26} {ti['state']}")
+    return bool(run["state"] == "success")
+
+
+def print_answers(store_url: str) -> None:
+    """Each reply the responder took as an answer to a question, and what came of it."""
+    from airflow_provider_messaging.store.hitl import answers
+
+    store = MessageStore(store_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(answers.select().order_by(answers.c.updated_at)).mappings().all()
+    except Exception:  # no question was asked: no table
+        rows = []
+    store.dispose()
+    if rows:
+        print("\n=== Replies taken as answers to human-in-the-loop questions")
+    for row in rows:
+        print(f"  {row['service']:<10} {row['message_id'][:24]:<24} {row['outcome']}")
+
+
 def print_accepted(sandbox_url: str, store_url: str) -> None:
     """Each message the sandbox accepted, the order its statuses were reported in, and its final state
     (for WhatsApp: as the webhook receiver stored it, which is what the sensors read)."""
@@ -308,14 +438,16 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         meaning = f"\n      <- {describe(code)}" if code else ""
         reported = " > ".join(h["status"] for h in m["history"])
         final = stored[m["sid"]].state.value if m["sid"] in stored else m["status"]
-        body = (m["body"] or " ".join(m["media"]) or "")[:40]
+        interactive = (m.get("payload") or {}).get("interactive") or {}
+        body = (m["body"] or (interactive.get("body") or {}).get("text") or " ".join(m["media"]) or "")[:40]
         service = f"relay:{m['relay_context']}" if m.get("relay_context") else m["service"]
         print(f"  {service:<10} {m['to']:<14} {final:<11} {body!r}  reported: {reported}{meaning}")
 
 
 def main() -> int:
     home = pathlib.Path(tempfile.mkdtemp(prefix="messaging-demo-"))
-    receiver_port = free_port()
+    receiver_port, api_port = free_port(), free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
     config = SandboxConfig(
         port=0, sent_delay=0.3, delivered_delay=0.5, read_delay=0.5,
         webhook_url=f"http://127.0.0.1:{receiver_port}/whatsapp/whatsapp_default",
@@ -329,18 +461,22 @@ def main() -> int:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__MESSAGING__STORE_URL": f"sqlite:///{home / 'messaging_store.db'}",
             **connections(config, sandbox.url),
+            **airflow_api(home, api_url),
         }
         print(f"sandbox: {sandbox.url}   AIRFLOW_HOME: {home}")
         migrated = airflow(env, "db", "migrate")
         if migrated.returncode != 0:
             print(migrated.stdout, migrated.stderr)
             return 1
-        with webhook_receiver(env, receiver_port) as receiver:
+        with webhook_receiver(env, receiver_port) as receiver, api_server(env, api_port):
             print(
-                f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']})"
+                f"webhook receiver: {receiver} (WhatsApp statuses -> {env['AIRFLOW__MESSAGING__STORE_URL']}); "
+                f"answers given by message recorded through {api_url} as 'messaging'"
             )
             for scenario in SCENARIOS:
-                ok = run_scenario(env, scenario, sandbox.url) and ok
+                ok = run_scenario(env, scenario, sandbox.url, receiver) and ok
+            ok = run_message_queue(env, api_url, sandbox.url) and ok
+        print_answers(env["AIRFLOW__MESSAGING__STORE_URL"])
         print_accepted(sandbox.url, env["AIRFLOW__MESSAGING__STORE_URL"])
     shutil.rmtree(home, ignore_errors=True)
     print("\ndemo:", "OK" if ok else "FAILED")

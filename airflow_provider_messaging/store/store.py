@@ -135,13 +135,22 @@ def _inbound_payload(message: InboundMessage) -> str | None:
     return to_json({"received": message.payload, "details": message.details})
 
 
-def _inbound_details(stored: str | None) -> dict[str, Any]:
+def inbound_from_row(row: Any) -> InboundMessage:
+    """An inbound message as stored: the payload as received, and what was read out of it."""
     try:
-        data = json.loads(stored) if stored else None
+        stored = json.loads(row["payload"]) if row["payload"] else {}
     except ValueError:
-        return {}
-    details = data.get("details") if isinstance(data, dict) else None  # rows before details: none
-    return details if isinstance(details, dict) else {}
+        stored = {}
+    stored = stored if isinstance(stored, dict) else {}
+    kept_apart = (
+        "received" in stored or "details" in stored
+    )  # rows written before details: the payload itself
+    received, details = (stored.get("received"), stored.get("details")) if kept_apart else (stored, None)
+    return InboundMessage(
+        service=row["service"], message_id=row["message_id"], sender=row["sender"], recipient=row["recipient"],
+        kind=row["kind"], text=row["text"], timestamp=row["sent_at"], context_id=row["context_id"],
+        payload=received if isinstance(received, dict) else {}, details=details if isinstance(details, dict) else {},
+    )  # fmt: skip
 
 
 def default_store_url() -> str:
@@ -367,20 +376,7 @@ class MessageStore:
             query = query.where(c.sender.in_(list(senders)))
         query = query.order_by(c.received_at, c.message_id).limit(limit)
         with self.engine.connect() as conn:
-            return [
-                InboundMessage(
-                    service=r["service"],
-                    message_id=r["message_id"],
-                    sender=r["sender"],
-                    recipient=r["recipient"],
-                    kind=r["kind"],
-                    text=r["text"],
-                    timestamp=r["sent_at"],
-                    context_id=r["context_id"],
-                    details=_inbound_details(r["payload"]),
-                )
-                for r in conn.execute(query).mappings()
-            ]
+            return [inbound_from_row(r) for r in conn.execute(query).mappings()]
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,7 +3,8 @@
 Registered through the ``airflow.plugins`` entry point. Every Airflow component imports plugins,
 but only the API server mounts ``fastapi_apps`` and sends requests to them; the receiver (FastAPI
 routes, the store, the service parsers) is built on the first request, so no other component pays
-for it, and nothing needs to guess which component it runs in.
+for it, and nothing needs to guess which component it runs in. With it starts, in a thread of its
+own, the responder that records answers to human-in-the-loop questions given by message.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ class LazyReceiver:
     def _receiver(self) -> Any:
         with self._lock:
             if self._app is None:
+                from ..hitl.responder import start_responder
                 from .receiver import create_webhook_app
 
                 self._app = create_webhook_app()
+                start_responder()  # answers to human-in-the-loop questions arrive here: record them
         return self._app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

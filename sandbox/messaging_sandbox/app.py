@@ -19,6 +19,7 @@ from .registry import Registry
 from .signalwire_messaging import ERRORS_URL, SignalWireMessaging
 from .signalwire_relay import RelayServer
 from .signalwire_rest import SignalWireRest, compat_error
+from .user_replies import replies_router
 from .whatsapp_cloud import GraphError, WhatsAppCloud
 
 _GRAPH_PATH = re.compile(r"^/v[0-9]+\.[0-9]+/")
@@ -102,6 +103,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.add_middleware(FaultInjection, state=app.state)
 
     app.include_router(control_router(registry, signalwire, whatsapp, app.state, relay))
+    app.include_router(replies_router(config, registry, whatsapp))
     app.add_api_websocket_route("/", relay.endpoint)  # Relay has no path, as on the real service
     app.include_router(signalwire.router())
     app.include_router(messaging.router())

@@ -40,4 +40,15 @@ DEFAULT_TEMPLATES: list[dict[str, Any]] = [
         "category": "MARKETING", "parameter_format": "POSITIONAL",
         "components": [{"type": "BODY", "text": "Spring sale: {{1}} off!"}],
     },
+    {
+        "id": "900000000000006", "name": "hitl_question", "language": "en_US", "status": "APPROVED",
+        "category": "UTILITY", "parameter_format": "POSITIONAL",
+        "components": [
+            {"type": "BODY", "text": "Airflow needs your answer: {{1}}"},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "QUICK_REPLY", "text": "Approve"},
+                {"type": "QUICK_REPLY", "text": "Reject"},
+            ]},
+        ],
+    },
 ]  # fmt: skip

@@ -71,15 +71,16 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
 
 
 @contextmanager
-def triggerer(env: dict[str, str]) -> Iterator[pathlib.Path]:
-    """Run ``airflow triggerer``, as a deployment does; yields its log file."""
-    log = pathlib.Path(env["AIRFLOW_HOME"]) / "triggerer.log"
+def airflow_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[Any]]:
+    """Run an Airflow component (``scheduler``, ``triggerer``, ``dag-processor``) until the block ends;
+    its output goes to ``<AIRFLOW_HOME>/<component>.log``."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{args[0]}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [*AIRFLOW, "triggerer"], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [*AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield log
+        yield proc
     finally:
         stop_group(proc)
 

@@ -11,11 +11,11 @@ import pytest
 
 from tests.dag.airflow_processes import (
     airflow_env,
+    airflow_process,
     api_server,
     free_port,
     migrate,
     run_in_own_group,
-    triggerer,
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -45,14 +45,18 @@ def test_a_real_triggerer_passes_the_relay_gate_from_the_message_logs(tmp_path):
             AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         )  # fmt: skip
         migrate(env)
-        with api_server(env, port), triggerer(env) as triggerer_log:
+        with api_server(env, port), airflow_process(env, "triggerer"):
             stdout, stderr = run_in_own_group(
                 [sys.executable, "-m", "tests.dag.run_with_local_executor",
                  "example_dags/signalwire_relay_delivery_gate.py", json.dumps({"to": "+15550001006"})],
                 env, REPO, timeout=300,
             )  # fmt: skip
         (sent,) = httpx.get(f"{sandbox.url}/_sandbox/messages").json()["messages"]
-    assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:] + triggerer_log.read_text()[-3000:]
+    assert "STATE success" in stdout, (
+        stdout[-3000:]
+        + stderr[-3000:]
+        + (pathlib.Path(env["AIRFLOW_HOME"]) / "triggerer.log").read_text()[-3000:]
+    )
     gate_logs = tmp_path / "home" / "logs" / "dag_id=signalwire_relay_delivery_gate"
     task_log = "\n".join(p.read_text() for p in gate_logs.rglob("task_id=wait_for_delivery/attempt=1.log"))
     trigger_log = "\n".join(

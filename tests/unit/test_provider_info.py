@@ -60,11 +60,13 @@ def test_importing_the_provider_package_imports_nothing_heavy():
 def test_importing_the_operator_modules_leaves_clients_store_and_phonenumbers_unloaded():
     code = (
         "import sys, airflow_provider_messaging.operators.signalwire, airflow_provider_messaging.sensors.signalwire,"
-        " airflow_provider_messaging.operators.broadcast, airflow_provider_messaging.notifications.whatsapp;"
+        " airflow_provider_messaging.operators.broadcast, airflow_provider_messaging.notifications.whatsapp,"
+        " airflow_provider_messaging.notifications.hitl, airflow_provider_messaging.queues.inbound;"
         "print(sorted(m for m in sys.modules if m.startswith(('phonenumbers', "
         "'airflow_provider_messaging.signalwire.', 'airflow_provider_messaging.whatsapp.',"
         " 'airflow_provider_messaging.store', 'airflow_provider_messaging.core.engine',"
-        " 'airflow_provider_messaging.sending', 'airflow_provider_messaging.webhooks.receiver'))))"
+        " 'airflow_provider_messaging.sending', 'airflow_provider_messaging.webhooks.receiver',"
+        " 'airflow_provider_messaging.hitl', 'airflow_provider_messaging.triggers'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -95,3 +97,17 @@ def test_every_module_listed_in_provider_info_imports():
         "airflow_provider_messaging.hooks.whatsapp",
         "airflow_provider_messaging.sensors.whatsapp",
     } <= listed
+
+
+def test_the_queue_schemes_are_registered_and_name_event_triggers():
+    import importlib
+
+    from airflow.triggers.base import BaseEventTrigger
+
+    found = {}
+    for path in get_provider_info()["queues"]:
+        module, name = path.rsplit(".", 1)
+        provider = getattr(importlib.import_module(module), name)()
+        found[provider.scheme] = provider.trigger_class()
+    assert set(found) == {"whatsapp", "signalwire"}
+    assert all(issubclass(trigger, BaseEventTrigger) for trigger in found.values())

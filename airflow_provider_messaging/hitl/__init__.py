@@ -1,0 +1,1 @@
+"""Answering Airflow human-in-the-loop tasks by message."""

@@ -1,0 +1,1 @@
+"""Schemes for ``apache-airflow-providers-common-messaging``'s ``MessageQueueTrigger``."""
