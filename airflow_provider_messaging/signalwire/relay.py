@@ -109,6 +109,17 @@ class _NotSent(_ConnectionLost):
     """The frame never left (no socket, or the write failed): safe to send again once reconnected."""
 
 
+def _shut(ws: Any) -> None:
+    """Close a websocket so that a thread blocked reading it wakes now.
+
+    Closing the socket alone does not wake another thread's read on Linux; shutting it down does.
+    """
+    with contextlib.suppress(Exception):
+        ws.abort()
+    with contextlib.suppress(Exception):
+        ws.close(timeout=1)
+
+
 def relay_url(host: str) -> str:
     """``wss://{host}`` for a Space (or relay) host; a ``ws://``/``wss://`` URL is kept (the sandbox)."""
     host = host.strip().rstrip("/")
@@ -155,6 +166,7 @@ class RelayClient:
         self._lost = threading.Event()
         self._fatal: Exception | None = None
         self._supervisor: threading.Thread | None = None
+        self._reader: threading.Thread | None = None
 
     @property
     def protocol(self) -> str | None:
@@ -191,10 +203,12 @@ class RelayClient:
         self._ready.clear()
         ws = self._ws
         if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close()
+            _shut(ws)
         if self._supervisor is not None:
             self._supervisor.join(timeout=10)
+        reader = self._reader
+        if reader is not None:
+            reader.join(timeout=5)
 
     def __enter__(self) -> RelayClient:
         return self.connect()
@@ -225,10 +239,10 @@ class RelayClient:
                 )
                 self._ws.settimeout(None)
                 self._lost.clear()
-                reader = threading.Thread(
+                self._reader = threading.Thread(
                     target=self._read, args=(self._ws,), name="relay-reader", daemon=True
                 )
-                reader.start()
+                self._reader.start()
                 self._setup()
                 self.connections += 1
                 delay = 0.5
@@ -250,8 +264,7 @@ class RelayClient:
     def _drop_socket(self) -> None:
         ws, self._ws = self._ws, None
         if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close()
+            _shut(ws)
         self._fail_pending()
 
     def _fail_pending(self) -> None:
