@@ -6,6 +6,7 @@ in deferrable mode (``trigger``); both feed one :class:`~airflow_provider_messag
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from ..core.delivery import DeliveryTracker, Observation
+    from ..store.liveness import SilenceWatch
+    from ..store.store import MessageStore
     from ..triggers.delivery import DeliveryTrigger
 
 
@@ -39,6 +42,11 @@ class DeliverySensor(BaseSensorOperator):
         ``message_ids`` is a broadcast's output it is read from that task by itself: the gate then
         judges everyone the broadcast tried to reach, counting the recipients it refused or could
         not be sure of as failures, not only the messages whose ids came back.
+    :param receiver_grace: sensors that read the status store: seconds after which, if none of the
+        messages has a status yet, the task log says why (no webhook receiver writes to this store,
+        or its callback URL is wrong) and what to check (default 300).
+    :param fail_without_receiver: fail at that point, instead of waiting out ``timeout``, when no
+        webhook receiver has written to this store recently (default False).
 
     The return value (XCom) is a report: ``outcome``, ``counts`` per state, ``succeeded`` and
     ``required``, ``failed`` (each failed message with its error code) and ``messages`` (every id
@@ -56,10 +64,16 @@ class DeliverySensor(BaseSensorOperator):
         poll_interval: float = 10.0,
         on_timeout: str = "fail",
         send_report: dict[str, Any] | None = None,
+        receiver_grace: float = 300.0,
+        fail_without_receiver: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.send_report = send_report
+        self.receiver_grace = receiver_grace
+        self.fail_without_receiver = fail_without_receiver
+        self._silence: SilenceWatch | None = None
+        self._wait_began: float | None = None
         # message_ids=broadcast.output: the broadcast's own report says whom it did not reach
         source = (
             getattr(message_ids, "operator", None)
@@ -87,6 +101,10 @@ class DeliverySensor(BaseSensorOperator):
     def trigger(self, message_ids: list[str], timeout_at: float | None) -> DeliveryTrigger:
         raise NotImplementedError
 
+    def receiver_store(self) -> tuple[str, MessageStore] | None:
+        """Sensors fed by the webhook receiver: its service and the store it should write to."""
+        return None
+
     def trigger_kwargs(self, message_ids: list[str], timeout_at: float | None) -> dict[str, Any]:
         """What every trigger takes from its sensor."""
         return {
@@ -98,6 +116,9 @@ class DeliverySensor(BaseSensorOperator):
             "timeout_at": timeout_at,
             "on_timeout": self.on_timeout,
             "send_report": self.send_report,
+            "receiver_grace": self.receiver_grace,
+            "fail_without_receiver": self.fail_without_receiver,
+            "wait_began": self._wait_began,
         }
 
     def _read_send_report(self, context: Context) -> None:
@@ -147,6 +168,8 @@ class DeliverySensor(BaseSensorOperator):
             verdict = tracker.verdict()
             if verdict.gate_failed:
                 raise DeliveryFailedError(failure_summary(verdict.failed, tracker.total, verdict.required))
+            if not verdict.done:
+                self._speak_of_silence(tracker)
             self.log.info(
                 "%d of %d settled %s; %d succeeded, %d needed",
                 tracker.total - len(verdict.pending), tracker.total, tracker.counts(),
@@ -156,9 +179,41 @@ class DeliverySensor(BaseSensorOperator):
                 return PokeReturnValue(is_done=False)
             return PokeReturnValue(is_done=True, xcom_value=tracker.report(verdict))
 
+    def _speak_of_silence(self, tracker: DeliveryTracker) -> None:
+        """After the grace period with nothing heard, say why (and fail if the user asked to)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from ..store.liveness import SilenceWatch, explain_silence
+
+        fed = self.receiver_store()
+        if fed is None:
+            return
+        if self._silence is None:
+            self._silence = SilenceWatch(self._wait_began or time.time(), self.receiver_grace)
+        if not self._silence.due(tracker):
+            return
+        service, store = fed
+        silence = explain_silence(
+            store, service, len(tracker.pending()), time.time() - self._silence.wait_began
+        )
+        if silence.no_receiver and self.fail_without_receiver:
+            raise AirflowFailException(f"{silence.message}. Failing now because fail_without_receiver=True")
+        self.log.warning("%s", silence.message)
+
+    def _wait_start(self, context: Context) -> float:
+        """When this wait began: in reschedule mode, at the first of its reschedules."""
+        ti = context.get("ti") if context else None
+        if self.reschedule and ti is not None:
+            with contextlib.suppress(Exception):  # no reschedule yet, or a context without the API
+                first = ti.get_first_reschedule_date(context)
+                if first is not None:
+                    return float(first.timestamp())
+        return time.time()
+
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowSensorTimeout
 
+        self._wait_began = self._wait_start(context)
         self._read_send_report(context)
         if not self.deferrable:
             try:

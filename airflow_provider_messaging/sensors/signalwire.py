@@ -86,6 +86,9 @@ class SignalWireMessageSensor(DeliverySensor):
             **self.trigger_kwargs(message_ids, timeout_at),
         )
 
+    def receiver_store(self) -> tuple[str, MessageStore] | None:
+        return ("signalwire", self.store) if self.source == "store" else None
+
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         from ..core.errors import TransientError
 

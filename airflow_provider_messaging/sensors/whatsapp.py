@@ -73,3 +73,6 @@ class WhatsAppMessageSensor(DeliverySensor):
 
     def observe(self, pending: list[str]) -> dict[str, Observation]:
         return self.store.get_statuses("whatsapp", pending)
+
+    def receiver_store(self) -> tuple[str, MessageStore] | None:
+        return "whatsapp", self.store

@@ -89,6 +89,16 @@ inbound_messages = Table(
     Column("payload", Text),
 )
 
+# Each running webhook receiver records here that it is alive, so that a wait can tell "no status
+# yet" from "nobody is writing statuses to this store" (see store.liveness).
+receivers = Table(
+    "messaging_receivers",
+    metadata,
+    Column("service", String(32), primary_key=True),
+    Column("receiver", String(255), primary_key=True),  # e.g. host and process id
+    Column("seen_at", Float, nullable=False),
+)
+
 send_ledger = Table(
     "messaging_send_ledger",
     metadata,
@@ -377,6 +387,32 @@ class MessageStore:
         query = query.order_by(c.received_at, c.message_id).limit(limit)
         with self.engine.connect() as conn:
             return [inbound_from_row(r) for r in conn.execute(query).mappings()]
+
+    # -- receivers -------------------------------------------------------------------------
+
+    def record_receiver_seen(self, service: str, *, at: float | None = None, receiver: str = "") -> None:
+        """A webhook receiver for ``service`` is alive and writes to this store."""
+        self.ensure_schema()
+        stmt = insert_for(self.engine, receivers).values(
+            service=service, receiver=receiver, seen_at=time.time() if at is None else at
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["service", "receiver"], set_={"seen_at": stmt.excluded.seen_at}
+                )
+            )
+
+    def receiver_last_seen(self, service: str) -> float | None:
+        """When a receiver for ``service`` last recorded itself here (epoch seconds), if ever."""
+        from sqlalchemy import func
+
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                select(func.max(receivers.c.seen_at)).where(receivers.c.service == service)
+            ).scalar()
+        return None if last is None else float(last)
 
     def dispose(self) -> None:
         self.engine.dispose()

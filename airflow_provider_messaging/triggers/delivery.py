@@ -20,6 +20,7 @@ from ..core.delivery import DeliveryGate, DeliveryTracker, failure_summary
 
 if TYPE_CHECKING:
     from ..core.delivery import Observation
+    from ..store.liveness import Silence, SilenceWatch
     from ..store.store import MessageStore
 
 
@@ -36,9 +37,15 @@ class DeliveryTrigger(BaseTrigger):
         timeout_at: float | None = None,
         on_timeout: str = "fail",
         send_report: dict[str, Any] | None = None,
+        receiver_grace: float = 300.0,
+        fail_without_receiver: bool = False,
+        wait_began: float | None = None,
     ) -> None:
         super().__init__()
         self.send_report = send_report
+        self.receiver_grace = receiver_grace
+        self.fail_without_receiver = fail_without_receiver
+        self.wait_began = wait_began if wait_began is not None else time.time()
         self.timeout_at = timeout_at
         self.on_timeout = on_timeout
         self.min_success_fraction = min_success_fraction
@@ -57,10 +64,17 @@ class DeliveryTrigger(BaseTrigger):
             "timeout_at": self.timeout_at,
             "on_timeout": self.on_timeout,
             "send_report": self.send_report,
+            "receiver_grace": self.receiver_grace,
+            "fail_without_receiver": self.fail_without_receiver,
+            "wait_began": self.wait_began,
         }
 
     async def observe(self, pending: list[str]) -> dict[str, Observation]:
         raise NotImplementedError
+
+    async def silence(self, tracker: DeliveryTracker) -> Silence | None:
+        """Store-backed triggers: why nothing is heard, once the grace period is over (see liveness)."""
+        return None
 
     async def pause(self, pending: list[str], seconds: float) -> dict[str, Observation] | None:
         """Wait before the next look. Store-backed triggers wake early with what changed (then no
@@ -89,6 +103,15 @@ class DeliveryTrigger(BaseTrigger):
             if verdict.done:
                 yield TriggerEvent({"status": "success", "report": tracker.report(verdict)})
                 return
+            silence = await self.silence(tracker)
+            if silence is not None and silence.no_receiver and self.fail_without_receiver:
+                message = f"{silence.message}. Failing now because fail_without_receiver=True"
+                yield TriggerEvent(
+                    {"status": "failed", "message": message, "report": tracker.report(verdict)}
+                )
+                return
+            if silence is not None:
+                self.log.warning("%s", silence.message)
             left = None if self.timeout_at is None else self.timeout_at - time.time()
             if left is not None and left <= 0:
                 verdict = tracker.on_timeout(self.on_timeout == "pass_if_sent")
@@ -140,6 +163,7 @@ class StoreStatusTrigger(DeliveryTrigger):
         super().__init__(**kwargs)
         self.service = service
         self.store_url = store_url
+        self._silence: SilenceWatch | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -162,6 +186,18 @@ class StoreStatusTrigger(DeliveryTrigger):
 
         news = await StoreWatcher.shared(self.store_url, self.service).wait_for_change(pending, seconds)
         return news or None
+
+    async def silence(self, tracker: DeliveryTracker) -> Silence | None:
+        from ..store.liveness import SilenceWatch, explain_silence
+        from ..store.watcher import shared_store
+
+        if self._silence is None:
+            self._silence = SilenceWatch(self.wait_began, self.receiver_grace)
+        if not self._silence.due(tracker):
+            return None
+        store = shared_store(self.store_url)
+        waited = time.time() - self.wait_began
+        return await asyncio.to_thread(explain_silence, store, self.service, len(tracker.pending()), waited)
 
 
 class SignalWireStoreTrigger(StoreStatusTrigger):
