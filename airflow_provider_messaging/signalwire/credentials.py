@@ -50,6 +50,8 @@ class SignalWireCredentials:
         checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
         checked(self.api_token, "API Token (password)", required="create one on the Dashboard's API page")
         checked(self.signing_key, "Signing Key (extra signing_key)")
+        checked(self.space_url, "Space URL (host)")  # the Space goes into every URL: no blank in it
+        checked(self.base_url, "Base URL override (extra base_url)")
         if not self.space_url and not self.base_url:
             raise ConfigurationError(
                 "Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'"
@@ -72,9 +74,9 @@ class SignalWireCredentials:
 
         with in_connection(conn_id):
             return cls(
-                project_id=(login or "").strip(),
+                project_id=login or "",
                 api_token=password or "",
-                space_url=(host or "").strip(),
+                space_url=host or "",
                 base_url=_text(extra("base_url")),
                 signing_key=extra("signing_key"),
                 from_number=_text(extra("from_number")),

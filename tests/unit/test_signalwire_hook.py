@@ -132,3 +132,28 @@ def test_legacy_form_methods_match_the_provider_info():
         "relabeling": conn["ui-field-behaviour"]["relabeling"],
         "placeholders": conn["ui-field-behaviour"]["placeholders"],
     }
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"password": "PT-token-value-123\n"}, "API Token (password)"),  # from a secrets file
+        ({"password": "PT-tökén-value-123"}, "API Token (password)"),
+        ({"login": PROJECT + "\n"}, "Project ID (login)"),
+        ({"host": "example.signalwire.com\n"}, "Space URL (host)"),
+        ({"host": "exa mple.signalwire.com"}, "Space URL (host)"),
+        ({"host": "exämple.signalwire.com"}, "Space URL (host)"),
+        ({"extra": {"signing_key": "PSK-signing\tkey"}}, "Signing Key"),
+    ],
+)
+def test_credentials_that_cannot_be_sent_are_refused_naming_the_field_not_the_value(
+    monkeypatch, override, field
+):
+    set_conn(monkeypatch, **override)
+    with pytest.raises(ConfigurationError) as err:
+        SignalWireHook().credentials  # noqa: B018
+    text = str(err.value)
+    assert field in text and "connection 'signalwire_default'" in text
+    for value in override.values():
+        for part in value.values() if isinstance(value, dict) else [value]:
+            assert part.strip() not in text
