@@ -140,7 +140,10 @@ def answer_of(frame: dict[str, Any]) -> dict[str, Any]:
     if "error" in frame:
         error = frame["error"]
         if isinstance(error, dict):
-            raise RelayError(error.get("code"), str(error.get("message") or "no message"))
+            data = error.get("data")
+            reason = data.get("signalwire_error_code") if isinstance(data, dict) else None  # AUTH_REQUIRED
+            message = str(error.get("message") or "no message")
+            raise RelayError(error.get("code"), f"{message} ({reason})" if reason else message)
         if isinstance(error, str) and error:
             raise RelayError(None, error)
         raise _UnreadableAnswer(f"an error answer that is {json_kind(error)}, not a JSON object")

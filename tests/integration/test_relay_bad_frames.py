@@ -78,12 +78,16 @@ def test_a_frame_that_is_not_a_json_object_is_skipped_and_the_client_keeps_worki
 
 def test_an_error_with_a_code_that_is_not_an_integer_is_reported_as_the_server_gave_it():
     def answer(frame):
-        error = {"code": "AUTH_FAILED", "message": "Project not found"}
+        error = {
+            "code": "AUTH_FAILED",
+            "message": "Project not found",
+            "data": {"signalwire_error_code": "X1"},
+        }
         return [json.dumps({"jsonrpc": "2.0", "id": frame["id"], "error": error})]
 
     with relay_server(answer) as url:
         relay = client(url)
-        with pytest.raises(AuthenticationError, match="Relay error AUTH_FAILED: Project not found"):
+        with pytest.raises(AuthenticationError, match=r"Relay error AUTH_FAILED: Project not found \(X1\)"):
             relay.connect(timeout=5)
         relay.close()
 
