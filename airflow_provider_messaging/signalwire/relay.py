@@ -493,7 +493,7 @@ class RelayClient:
                     ) from None
             except (_ConnectionLost, FutureTimeout, _UnreadableAnswer) as exc:
                 raise OutcomeUnknownError(
-                    f"The Relay send to {to_number} left but no answer came back ({exc or type(exc).__name__}). "
+                    f"The Relay send to {to_number} left but no usable answer came back ({exc or type(exc).__name__}). "
                     "It may or may not have been sent; it was not resent to avoid a duplicate.",
                     service="signalwire",
                 ) from None
