@@ -27,14 +27,15 @@ _QUOTED_INPUT = re.compile(r"^(invalid input (?:syntax|value) for [^:]*):.*$", r
 
 def operation(statement: str | None) -> str:
     """``INSERT INTO messaging_inbound_messages``: what a statement does, without its values."""
-    text = statement or ""
-    found = _TARGET.match(text)
+    if not statement:  # no statement: the connection itself failed
+        return "connecting to the database"
+    found = _TARGET.match(statement)
     if found:
         return f"{found.group(1).upper()} {found.group(2)}"
-    found = _SELECT.match(text)
+    found = _SELECT.match(statement)
     if found:
         return f"SELECT FROM {found.group(1)}"
-    return (text.split(None, 1) or ["a statement"])[0].upper()
+    return statement.split(None, 1)[0].upper()
 
 
 def first_line(error: BaseException) -> str:

@@ -86,3 +86,24 @@ def test_the_receiver_logs_what_failed_and_not_the_message(store, caplog):
     assert answer.status_code == 503
     assert PHONE.lstrip("+") not in caplog.text and WORDS not in caplog.text
     assert "INSERT INTO messaging_inbound_messages failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("statement", "named"),
+    [
+        (
+            "INSERT INTO messaging_inbound_messages (service) VALUES (?)",
+            "INSERT INTO messaging_inbound_messages",
+        ),
+        (
+            'SELECT a, b\nFROM "messaging_message_status" WHERE a = %(a)s',
+            "SELECT FROM messaging_message_status",
+        ),
+        ("UPDATE messaging_send_ledger SET state=?", "UPDATE messaging_send_ledger"),
+        (None, "connecting to the database"),
+    ],
+)
+def test_the_operation_is_named_from_the_statement_alone(statement, named):
+    from airflow_provider_messaging.store.errors import operation
+
+    assert operation(statement) == named
