@@ -54,7 +54,6 @@ class SignalWireCredentials:
         checked(self.api_token, "API Token (password)", required="create one on the Dashboard's API page")
         checked(self.signing_key, "Signing Key (extra signing_secret)")
         checked(self.space_url, "Space URL (host)")  # the Space goes into every URL: no blank in it
-        checked(self.base_url, "Base URL override (extra base_url)")
         if not self.space_url and not self.base_url:
             raise ConfigurationError(
                 "Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'"
