@@ -134,7 +134,9 @@ def _signalwire_connection_type() -> dict[str, Any]:
         "hook-class-name": "airflow_provider_messaging.hooks.signalwire.SignalWireHook",
         "hook-name": "SignalWire",
         "conn-fields": {
-            "signing_key": {
+            # named so that Airflow hides it in its UI and REST API (a key with "secret" in it);
+            # connections saved with the former name "signing_key" still work
+            "signing_secret": {
                 "label": "Signing Key",
                 "description": "Dashboard > API > Signing Key. Checks the signatures of status callbacks.",
                 "schema": {**text, "format": "password"},
@@ -176,7 +178,7 @@ def _signalwire_connection_type() -> dict[str, Any]:
                 "host": "example.signalwire.com",
                 "login": "ea108133-d6b3-407c-9536-9fad8a929a6a",
                 "password": "PTxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                "signing_key": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
+                "signing_secret": "PSKxxxxxxxxxxxxxxxxxxxxxxxx",
                 "from_number": "+15551230001",
                 "context": "airflow",
                 "relay_protocol": "signalwire",

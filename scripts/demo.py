@@ -190,7 +190,11 @@ def connections(config: SandboxConfig, sandbox_url: str) -> dict[str, str]:
         "host": "sandbox",
         "login": config.signalwire_project,
         "password": config.signalwire_token,
-        "extra": {"base_url": sandbox_url, "from_number": "+15551230001", "signing_key": config.signing_key},
+        "extra": {
+            "base_url": sandbox_url,
+            "from_number": "+15551230001",
+            "signing_secret": config.signing_key,
+        },
     }
     whatsapp = {
         "conn_type": "whatsapp", "password": config.whatsapp_token,

@@ -12,13 +12,29 @@ from typing import Any
 from .errors import ConfigurationError
 
 
-def extra_value(extras: Mapping[str, Any], conn_type: str, name: str) -> Any:
-    """``extras[name]``, falling back to the older ``extra__<conn_type>__<name>`` key; blanks are None."""
-    for key in (name, f"extra__{conn_type}__{name}"):
-        value = extras.get(key)
-        if value not in (None, ""):
-            return value
+def extra_value(extras: Mapping[str, Any], conn_type: str, name: str, *, formerly: str | None = None) -> Any:
+    """``extras[name]``, falling back to the older ``extra__<conn_type>__<name>`` key, then to the
+    extra's former name ``formerly`` (connections saved before it was renamed); blanks are None."""
+    for old_or_new in (name, formerly) if formerly else (name,):
+        for key in (old_or_new, f"extra__{conn_type}__{old_or_new}"):
+            value = extras.get(key)
+            if value not in (None, ""):
+                return value
     return None
+
+
+def exposed_secrets(
+    extras: Mapping[str, Any], conn_type: str, renamed: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """``(key, new name)`` of secret extras still kept under a former name. Airflow hides an extra's
+    value in its UI and REST API only when the key holds a sensitive word (``secret``, ``token``,
+    ...), so a value under a former name such as ``signing_key`` is shown there in clear text."""
+    return [
+        (key, new)
+        for old, new in renamed.items()
+        for key in (old, f"extra__{conn_type}__{old}")
+        if extras.get(key) not in (None, "")
+    ]
 
 
 def named_after(conn_id: str | None) -> str:

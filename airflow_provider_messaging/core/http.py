@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
-from .errors import MessagingError
+from .errors import ConfigurationError, MessagingError
 from .retry import RetryPolicy, acall_with_retries, call_with_retries
 
 T = TypeVar("T")
@@ -62,6 +62,29 @@ def request_never_left(exc: httpx.HTTPError) -> bool:
     )
 
 
+# httpx (a non-ASCII header value) and h11 (whitespace or a control character in one) refuse to
+# write such a request: nothing left. Their texts quote the header, often "Bearer <token>".
+REFUSED_LOCALLY = (httpx.LocalProtocolError, UnicodeEncodeError)
+
+
+def refused_locally(label: str, action: str, exc: Exception) -> ConfigurationError:
+    """The error for a request httpx or h11 would not write: it says nothing was sent and names the
+    exception's type only. Raise it ``from None``: the original text would show the header value."""
+    return ConfigurationError(
+        f"{label}: the request to {action} was NOT sent: the HTTP client refused to write it "
+        f"({type(exc).__name__}; a header value, such as the token, holds whitespace, a control "
+        "character or a non-ASCII character). Check the connection's credentials",
+    )
+
+
+def http_client(make: Callable[..., C], label: str, **options: Any) -> C:
+    """``httpx.Client`` or ``AsyncClient``; a header value it cannot encode is refused without its text."""
+    try:
+        return make(**options)
+    except UnicodeEncodeError as exc:
+        raise refused_locally(label, "start a client", exc) from None
+
+
 class Session:
     """Blocking I/O for a service's calls, one connection pool; ``with`` closes it."""
 
@@ -74,12 +97,16 @@ class Session:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api, self.policy = api, policy
-        self.http = httpx.Client(transport=transport, timeout=timeout, **api.client_options())
+        self.http = http_client(
+            httpx.Client, api.label, transport=transport, timeout=timeout, **api.client_options()
+        )
 
     def __call__(self, call: Call[T]) -> T:
         def attempt() -> T:
             try:
                 response = self.http.request(call.method, call.path, **call.options)
+            except REFUSED_LOCALLY as exc:
+                raise refused_locally(self.api.label, call.action, exc) from None
             except httpx.HTTPError as exc:
                 raise self.api.transport_error(exc, call) from exc
             self.api.check(response, call)
@@ -112,14 +139,15 @@ class AsyncSession:
     ) -> None:
         self.api, self.policy = api, policy
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self.http = httpx.AsyncClient(
-            transport=transport, timeout=timeout, limits=limits, **api.client_options()
-        )
+        self.http = http_client(httpx.AsyncClient, api.label, transport=transport, timeout=timeout,
+                                limits=limits, **api.client_options())  # fmt: skip
 
     async def __call__(self, call: Call[T]) -> T:
         async def attempt() -> T:
             try:
                 response = await self.http.request(call.method, call.path, **call.options)
+            except REFUSED_LOCALLY as exc:
+                raise refused_locally(self.api.label, call.action, exc) from None
             except httpx.HTTPError as exc:
                 raise self.api.transport_error(exc, call) from exc
             self.api.check(response, call)

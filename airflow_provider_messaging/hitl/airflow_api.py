@@ -19,6 +19,7 @@ import httpx
 from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import AuthenticationError, ConfigurationError, ServiceUnavailableError
 from ..core.hitl import TaskRef
+from ..core.http import REFUSED_LOCALLY, refused_locally
 
 DEFAULT_CONN_ID = "airflow_api_default"
 TOKEN_PATH = "/auth/token"
@@ -105,6 +106,8 @@ class AirflowApi:
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             answer = self._client.request(method, path, **kwargs)
+        except REFUSED_LOCALLY as exc:  # a token Airflow gave back that cannot go into a header
+            raise refused_locally("Airflow's API", f"{method} {path}", exc) from None
         except httpx.HTTPError as exc:
             raise ServiceUnavailableError(
                 f"Airflow's API at {self.account.base_url} could not be reached ({type(exc).__name__})"

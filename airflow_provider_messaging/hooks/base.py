@@ -95,6 +95,7 @@ class MessagingHook(BaseHook, Generic[C, Sync, Async]):
         credentials = self.parse_connection(conn)
         for secret in credentials.secrets:
             mask_secret(secret)
+        self._warn_about_exposed_secrets(conn, credentials)
         return credentials
 
     async def aget_credentials(self) -> C:
@@ -110,8 +111,20 @@ class MessagingHook(BaseHook, Generic[C, Sync, Async]):
             credentials = self.parse_connection(conn)
             for secret in credentials.secrets:
                 await amask_secret(secret)
+            self._warn_about_exposed_secrets(conn, credentials)
             self.__dict__["credentials"] = credentials
         return self.credentials
+
+    def _warn_about_exposed_secrets(self, conn: Connection, credentials: C) -> None:
+        """A secret under an extra's former name still works, but Airflow shows it: say how to hide it."""
+        from ..core.credentials import exposed_secrets
+
+        renamed = getattr(credentials, "renamed_secrets", {})
+        for key, new in exposed_secrets(conn.extra_dejson or {}, self.conn_type, renamed):
+            self.log.warning(
+                "Connection %r keeps a secret in extra %r, whose value the Airflow UI and REST API show in "
+                "clear text: rename the key to %r (the value is read from either)", self.conn_id, key, new,
+            )  # fmt: skip
 
     @cached_property
     def client(self) -> Sync:

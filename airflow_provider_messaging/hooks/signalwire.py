@@ -36,7 +36,8 @@ class SignalWireHook(
     """SignalWire credentials from an Airflow connection.
 
     :param signalwire_conn_id: the connection holding Space URL (host), Project ID (login),
-        API Token (password) and the optional extras ``signing_key``, ``from_number``, ``context``,
+        API Token (password) and the optional extras ``signing_secret`` (the Signing Key; formerly
+        ``signing_key``, which Airflow does not redact), ``from_number``, ``context``,
         ``relay_protocol`` and ``base_url`` (point everything at the local sandbox).
     :param timeout: seconds to wait for each HTTP request.
     :param retry_policy: how transient failures are retried (default: 5 attempts, backoff).

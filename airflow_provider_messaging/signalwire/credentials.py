@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.credentials import checked, extra_value, in_connection, named_after
 from ..core.errors import ConfigurationError
@@ -44,12 +44,16 @@ class SignalWireCredentials:
     relay_protocol: str = DEFAULT_RELAY_PROTOCOL  # the Relay framing: "signalwire" (current) or "blade"
     status_callback: str | None = None  # the receiver's route: SignalWire pushes every status there
     conn_id: str | None = field(default=None, compare=False)  # named in error texts
+    # a secret extra's former name -> its name now, one Airflow redacts in its UI and REST API
+    # (``signing_key`` holds no sensitive word); the former name is still read
+    renamed_secrets: ClassVar[dict[str, str]] = {"signing_key": "signing_secret"}
 
     def __post_init__(self) -> None:
         checked_relay_protocol(self.relay_protocol, "Relay protocol (extra relay_protocol)")
         checked(self.project_id, "Project ID (login)", required="copy it from the Dashboard's API page")
         checked(self.api_token, "API Token (password)", required="create one on the Dashboard's API page")
-        checked(self.signing_key, "Signing Key (extra signing_key)")
+        checked(self.signing_key, "Signing Key (extra signing_secret)")
+        checked(self.space_url, "Space URL (host)")  # the Space goes into every URL: no blank in it
         if not self.space_url and not self.base_url:
             raise ConfigurationError(
                 "Space URL (host) is empty. Set it to your Space, e.g. 'example.signalwire.com'"
@@ -72,11 +76,11 @@ class SignalWireCredentials:
 
         with in_connection(conn_id):
             return cls(
-                project_id=(login or "").strip(),
+                project_id=login or "",
                 api_token=password or "",
-                space_url=(host or "").strip(),
+                space_url=host or "",
                 base_url=_text(extra("base_url")),
-                signing_key=extra("signing_key"),
+                signing_key=extra_value(extras, CONN_TYPE, "signing_secret", formerly="signing_key"),
                 from_number=_text(extra("from_number")),
                 context=_text(extra("context")) or DEFAULT_CONTEXT,
                 relay_protocol=_text(extra("relay_protocol")) or DEFAULT_RELAY_PROTOCOL,

@@ -13,6 +13,11 @@ an unanswered ping closes the socket. A lost connection is re-opened with backof
 runs again. A send waits for the connection to be ready; if the socket drops after the send
 request left, its outcome is unknown and it is **not** resent (``OutcomeUnknownError``), so no one
 gets a message twice.
+
+A frame the client cannot read (not JSON, not a JSON object, an answer whose ``result`` or ``error``
+has an unexpected shape) is logged and skipped: the reader goes on. When it answers a waiting
+request, that request fails with what was wrong, and a connection that never becomes ready says
+why. Error texts name a bad value's JSON type, never the value (a server may echo a token back).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..core.errors import (
     OutcomeUnknownError,
     PermanentError,
     ServiceUnavailableError,
+    sentence,
 )
 from ..core.events import InboundMessage, StatusEvent
 from .credentials import RELAY_HOST, SignalWireCredentials
@@ -94,11 +100,12 @@ class RelayMessage:
 
 
 class RelayError(PermanentError):
-    """A JSON-RPC error answer."""
+    """A JSON-RPC error answer; ``rpc_code`` is None when the server's code is not an integer."""
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"Relay error {code}: {message}", service="signalwire", code=code)
-        self.rpc_code = code
+    def __init__(self, code: Any, message: str) -> None:
+        shown = f"Relay error {code}" if code not in (None, "") else "Relay error"
+        super().__init__(f"{shown}: {sentence(message)}", service="signalwire", code=code)
+        self.rpc_code = code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 class _ConnectionLost(Exception):
@@ -118,6 +125,45 @@ def _shut(ws: Any) -> None:
         ws.abort()
     with contextlib.suppress(Exception):
         ws.close(timeout=1)
+
+
+class _NoAnswer(FutureTimeout):
+    """A request got no answer in time (its text names the method)."""
+
+
+class _UnreadableAnswer(Exception):
+    """The server answered a request with a frame the client cannot read."""
+
+
+def json_kind(value: Any) -> str:
+    """How error texts name a JSON value the client did not expect: its type, never the value."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    kinds = {dict: "an object", list: "an array", str: "a string", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def answer_of(frame: dict[str, Any]) -> dict[str, Any]:
+    """The ``result`` of an answer frame; a JSON-RPC ``error`` raises :class:`RelayError` (whatever
+    the type of its code) and an answer of another shape raises :class:`_UnreadableAnswer`."""
+    if "error" in frame:
+        error = frame["error"]
+        if isinstance(error, dict):
+            data = error.get("data")
+            reason = data.get("signalwire_error_code") if isinstance(data, dict) else None  # AUTH_REQUIRED
+            message = str(error.get("message") or "no message")
+            raise RelayError(error.get("code"), f"{message} ({reason})" if reason else message)
+        if isinstance(error, str) and error:
+            raise RelayError(None, error)
+        raise _UnreadableAnswer(f"an error answer that is {json_kind(error)}, not a JSON object")
+    result = frame.get("result")
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise _UnreadableAnswer(f"an answer whose result is {json_kind(result)}, not a JSON object")
+    return result
 
 
 def relay_url(host: str) -> str:
@@ -165,6 +211,8 @@ class RelayClient:
         self._closing = threading.Event()
         self._lost = threading.Event()
         self._fatal: Exception | None = None
+        self._failure: str | None = None  # why the last connection attempt failed, for connect()'s error
+        self._bad_frame: str | None = None  # the last frame skipped on this connection
         self._supervisor: threading.Thread | None = None
         self._reader: threading.Thread | None = None
 
@@ -222,9 +270,12 @@ class RelayClient:
             if self._fatal is not None:
                 raise self._fatal
             if time.monotonic() > deadline:
+                cause = self._failure or self._bad_frame
                 raise ServiceUnavailableError(
-                    f"Relay at {self.url} did not become ready within {timeout:.0f} s; check the Space URL "
-                    "and the network",
+                    f"Relay at {self.url} did not become ready within {timeout:.0f} s: {cause}"
+                    if cause
+                    else f"Relay at {self.url} did not become ready within {timeout:.0f} s; check the Space "
+                    "URL and the network",
                     service="signalwire",
                 )
 
@@ -233,6 +284,7 @@ class RelayClient:
 
         delay = 0.5
         while not self._closing.is_set():
+            self._bad_frame = None
             try:
                 self._ws = websocket.create_connection(
                     self.url, timeout=self.request_timeout, enable_multithread=True
@@ -246,6 +298,7 @@ class RelayClient:
                 self._setup()
                 self.connections += 1
                 delay = 0.5
+                self._failure = None
                 self._ready.set()
                 self._keep_alive()
             except AuthenticationError as exc:
@@ -253,13 +306,24 @@ class RelayClient:
                 self._closing.set()
             except Exception as exc:
                 if not self._closing.is_set():
-                    log.warning("Relay connection to %s lost or failed (%s); reconnecting", self.url, exc)
+                    self._failure = self._failure_text(exc)
+                    log.warning(
+                        "Relay connection to %s lost or failed (%s); reconnecting", self.url, self._failure
+                    )
             finally:
                 self._ready.clear()
                 self._drop_socket()
             if self._closing.wait(delay * (0.9 + random.random() / 5)):
                 break
             delay = min(delay * 2, self.max_reconnect_delay)
+
+    def _failure_text(self, exc: Exception) -> str:
+        """Why a connection attempt failed, with the last frame the client skipped when that explains it."""
+        text = str(exc) if isinstance(exc, _ConnectionLost | _NoAnswer | _UnreadableAnswer) else ""
+        text = text or f"{type(exc).__name__}: {exc}".rstrip(": ")
+        if self._bad_frame and self._bad_frame not in text:
+            text += f" (before that, {self._bad_frame})"
+        return text
 
     def _drop_socket(self) -> None:
         ws, self._ws = self._ws, None
@@ -313,9 +377,15 @@ class RelayClient:
         future: Future[dict[str, Any]] = Future()
         with self._pending_lock:
             self._pending[frame_id] = future
+        wait = timeout if timeout is not None else self.request_timeout
         try:
             self._write({"jsonrpc": "2.0", "id": frame_id, "method": method, "params": params})
-            return future.result(timeout if timeout is not None else self.request_timeout)
+            try:
+                return future.result(wait)
+            except FutureTimeout:
+                raise _NoAnswer(f"no answer to {method} within {wait:g} s") from None
+            except _UnreadableAnswer as exc:
+                raise _UnreadableAnswer(f"the server answered {method} with {exc}") from None
         finally:
             with self._pending_lock:
                 self._pending.pop(frame_id, None)
@@ -339,12 +409,7 @@ class RelayClient:
                 text = ws.recv()
                 if not text:
                     break
-                try:
-                    frame = json.loads(text)
-                except ValueError:
-                    log.warning("Relay sent a frame that is not JSON; ignored")
-                    continue
-                self._dispatch(frame)
+                self._take(text)
         except Exception as exc:
             if not self._closing.is_set():
                 log.info("Relay reader stopped: %s", exc)
@@ -353,21 +418,42 @@ class RelayClient:
             self._ready.clear()
             self._fail_pending()
 
+    def _take(self, text: str | bytes) -> None:
+        """One frame from the server. A frame the client cannot read is logged and skipped, so that
+        one bad frame never stops the reader (and every answer and event after it)."""
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return self._skip("a frame that is not JSON")
+        if not isinstance(frame, dict):
+            return self._skip(f"a frame that is {json_kind(frame)}, not a JSON object")
+        try:
+            self._dispatch(frame)
+        except Exception as exc:  # an event or server request of a shape the framing does not expect
+            self._skip(
+                f"a {str(frame.get('method'))[:60]!r} frame the client could not read ({type(exc).__name__})"
+            )
+
+    def _skip(self, what: str) -> None:
+        self._bad_frame = f"the server sent {what}"
+        log.warning("Relay at %s: %s; skipped", self.url, self._bad_frame)
+
     def _dispatch(self, frame: dict[str, Any]) -> None:
         method = frame.get("method")
         if method is None:  # an answer to one of our requests
             with self._pending_lock:
                 future = self._pending.get(str(frame.get("id")))
-            if future is not None and not future.done():
-                if "error" in frame:
-                    error = frame["error"] or {}
-                    future.set_exception(
-                        RelayError(int(error.get("code", -1)), str(error.get("message", "")))
-                    )
-                else:
-                    future.set_result(dict(frame.get("result") or {}))
+            if future is None or future.done():
+                return
+            try:
+                future.set_result(answer_of(frame))
+            except (RelayError, _UnreadableAnswer) as exc:
+                future.set_exception(exc)
             return
-        self.framing.on_request(self, str(method), frame.get("id"), frame.get("params") or {})
+        params = frame.get("params")
+        if not isinstance(params, dict | None):
+            raise TypeError(f"params is {json_kind(params)}")
+        self.framing.on_request(self, str(method), frame.get("id"), params or {})
 
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("event_type")
@@ -418,9 +504,9 @@ class RelayClient:
                         f"Relay at {self.url} kept dropping the connection; the message to {to_number} was not sent",
                         service="signalwire",
                     ) from None
-            except (_ConnectionLost, FutureTimeout) as exc:
+            except (_ConnectionLost, FutureTimeout, _UnreadableAnswer) as exc:
                 raise OutcomeUnknownError(
-                    f"The Relay send to {to_number} left but no answer came back ({exc or type(exc).__name__}). "
+                    f"The Relay send to {to_number} left but no usable answer came back ({exc or type(exc).__name__}). "
                     "It may or may not have been sent; it was not resent to avoid a duplicate.",
                     service="signalwire",
                 ) from None

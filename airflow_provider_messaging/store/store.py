@@ -39,6 +39,7 @@ from ..core.delivery import Observation
 from ..core.errors import ConfigurationError
 from ..core.events import InboundMessage, StatusEvent, to_json
 from ..core.states import MessageState
+from .errors import keep_data_out_of_errors
 
 metadata = MetaData()
 
@@ -218,7 +219,9 @@ class MessageStore:
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True, future=True)
+        # phone numbers and message texts stay out of error texts (store.errors)
+        engine = create_engine(url, pool_pre_ping=True, future=True, hide_parameters=True)
+        keep_data_out_of_errors(engine)
         if engine.dialect.name == "sqlite":
             _sqlite_pragmas(engine)
         return engine

@@ -30,7 +30,16 @@ from ..core.errors import (
     ServiceUnavailableError,
     sentence,
 )
-from ..core.http import USER_AGENT, AsyncSession, Call, Page, Session, request_never_left
+from ..core.http import (
+    REFUSED_LOCALLY,
+    USER_AGENT,
+    AsyncSession,
+    Call,
+    Page,
+    Session,
+    refused_locally,
+    request_never_left,
+)
 from ..core.retry import RetryPolicy, parse_retry_after
 from .credentials import WhatsAppCredentials
 from .errors import WHATSAPP_ERRORS
@@ -330,6 +339,8 @@ class WhatsAppCloudClient:
                     self.api.check(response, call)
                 for chunk in response.iter_bytes():
                     received(chunk)
+        except REFUSED_LOCALLY as exc:
+            raise refused_locally(self.api.label, call.action, exc) from None
         except httpx.HTTPError as exc:
             raise self.api.transport_error(exc, call) from exc
         received.verify()
@@ -388,6 +399,8 @@ class AsyncWhatsAppCloudClient:
                     self.api.check(response, call)
                 async for chunk in response.aiter_bytes():
                     received(chunk)
+        except REFUSED_LOCALLY as exc:
+            raise refused_locally(self.api.label, call.action, exc) from None
         except httpx.HTTPError as exc:
             raise self.api.transport_error(exc, call) from exc
         received.verify()

@@ -84,11 +84,12 @@ def test_failed_sms_fails_the_gate_and_alerts_on_call(airflow_db, signalwire_con
 
 @pytest.fixture(scope="module")
 def slow_sandbox():
-    """Deliveries that take a second, so the deferrable sensors' first look finds them pending."""
+    """Deliveries that take a few seconds, so the deferrable sensors' first look finds them pending
+    (on a busy machine more than a second can pass between the send and that look)."""
     from messaging_sandbox.config import SandboxConfig
     from messaging_sandbox.server import SandboxServer
 
-    with SandboxServer(SandboxConfig(port=0, sent_delay=0.5, delivered_delay=0.5, read_delay=0.5)) as server:
+    with SandboxServer(SandboxConfig(port=0, sent_delay=1.5, delivered_delay=1.5, read_delay=0.5)) as server:
         yield server
 
 

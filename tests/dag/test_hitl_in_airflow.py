@@ -117,7 +117,7 @@ def test_hitl_tasks_answered_by_message_and_a_dag_started_by_one(tmp_path, sandb
                       "app_secret": "sandbox-app-secret", "base_url": sandbox.url}}),
         AIRFLOW_CONN_SIGNALWIRE_DEFAULT=json.dumps({"conn_type": "signalwire", "host": "sandbox",
             "login": "sandbox-project", "password": "sandbox-token",
-            "extra": {"signing_key": "sandbox-signing-key", "from_number": "+15551230001", "base_url": sandbox.url}}),
+            "extra": {"signing_secret": "sandbox-signing-key", "from_number": "+15551230001", "base_url": sandbox.url}}),
         AIRFLOW_CONN_AIRFLOW_API_DEFAULT=json.dumps({"conn_type": "http", "host": api, "login": "messaging",
                                                      "password": PASSWORDS["messaging"]}),
     )  # fmt: skip

@@ -41,7 +41,7 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
         "host": "sandbox",
         "login": "sandbox-project",
         "password": TOKEN,
-        "extra": {"base_url": sandbox.url, "from_number": "+15551230001", "signing_key": SIGNING_KEY},
+        "extra": {"base_url": sandbox.url, "from_number": "+15551230001", "signing_secret": SIGNING_KEY},
     }
     port = free_port()
     env = airflow_env(

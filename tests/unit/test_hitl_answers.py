@@ -221,6 +221,18 @@ def test_an_expired_token_is_renewed_once(airflow, access):
     assert airflow.sign_ins == 2
 
 
+def test_a_token_from_airflow_that_no_header_can_carry_is_not_sent_nor_shown(airflow, access):
+    import traceback
+
+    from airflow_provider_messaging.core.errors import ConfigurationError
+
+    api = access.api("x")
+    api._token = "tök-from-a-broken-sign-in"  # as if Airflow had answered the sign-in with it
+    with pytest.raises(ConfigurationError, match="was NOT sent") as refused:
+        api.hitl_detail(TASK)
+    assert "tök-from" not in "".join(traceback.format_exception(refused.value))
+
+
 def test_the_api_account_reads_a_connection_and_keeps_its_secrets_out_of_repr():
     account = ApiAccount.from_connection("airflow_api_default", host="airflow", schema="https", port=8443,
                                          login="messaging", password="pw-secret", extras={})  # fmt: skip

@@ -7,6 +7,7 @@ import sys
 
 import airflow
 import jsonschema
+import pytest
 
 from airflow_provider_messaging import get_provider_info
 
@@ -29,13 +30,24 @@ def test_signalwire_form_relabels_the_standard_fields():
     relabel = conn["ui-field-behaviour"]["relabeling"]
     assert relabel == {"host": "Space URL", "login": "Project ID", "password": "API Token"}
     assert set(conn["conn-fields"]) == {
-        "signing_key",
+        "signing_secret",
         "from_number",
         "context",
         "relay_protocol",
         "status_callback",
         "base_url",
     }
+
+
+@pytest.mark.parametrize("conn_type", ["signalwire", "whatsapp"])
+def test_every_secret_field_has_a_name_the_airflow_ui_and_rest_api_hide(conn_type):
+    """Airflow hides an extra's value only when its name holds a sensitive word, whatever the form says."""
+    from airflow._shared.secrets_masker import should_hide_value_for_key
+
+    (conn,) = [c for c in get_provider_info()["connection-types"] if c["connection-type"] == conn_type]
+    secret = [name for name, f in conn["conn-fields"].items() if f["schema"].get("format") == "password"]
+    assert secret == {"signalwire": ["signing_secret"], "whatsapp": ["app_secret", "verify_token"]}[conn_type]
+    assert [name for name in secret if not should_hide_value_for_key(name)] == []
 
 
 def test_airflow_discovers_the_provider_and_its_hook():

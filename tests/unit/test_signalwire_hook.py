@@ -18,7 +18,7 @@ def set_conn(monkeypatch, conn_id="signalwire_default", **overrides):
         "host": "example.signalwire.com",
         "login": PROJECT,
         "password": "PT-token-value-123",
-        "extra": {"signing_key": "PSK-signing-key-456", "from_number": "+15551230001"},
+        "extra": {"signing_secret": "PSK-signing-key-456", "from_number": "+15551230001"},
     }
     conn.update(overrides)
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
@@ -44,6 +44,23 @@ def test_prefixed_extra_keys_are_read_too(monkeypatch):
     settings = SignalWireHook().credentials
     assert settings.from_number == "+15551230009"
     assert settings.http_base == "http://127.0.0.1:8787"
+
+
+@pytest.mark.parametrize("key", ["signing_key", "extra__signalwire__signing_key"])
+def test_a_signing_key_under_its_former_name_still_works_and_the_hook_says_to_rename_it(
+    monkeypatch, capsys, key
+):
+    set_conn(monkeypatch, extra={key: "PSK-signing-key-456"})
+    assert SignalWireHook().credentials.signing_key == "PSK-signing-key-456"
+    logged = capsys.readouterr().out  # where the hook's log goes outside a task
+    assert f"keeps a secret in extra '{key}'" in logged and "rename the key to 'signing_secret'" in logged
+    assert "PSK-signing-key-456" not in logged
+
+
+def test_a_signing_key_under_its_current_name_brings_no_warning(monkeypatch, capsys):
+    set_conn(monkeypatch)
+    assert SignalWireHook().credentials.signing_key == "PSK-signing-key-456"
+    assert "keeps a secret" not in capsys.readouterr().out
 
 
 def test_every_secret_is_masked_whatever_its_name(monkeypatch):
@@ -132,3 +149,28 @@ def test_legacy_form_methods_match_the_provider_info():
         "relabeling": conn["ui-field-behaviour"]["relabeling"],
         "placeholders": conn["ui-field-behaviour"]["placeholders"],
     }
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"password": "PT-token-value-123\n"}, "API Token (password)"),  # from a secrets file
+        ({"password": "PT-tökén-value-123"}, "API Token (password)"),
+        ({"login": PROJECT + "\n"}, "Project ID (login)"),
+        ({"host": "example.signalwire.com\n"}, "Space URL (host)"),
+        ({"host": "exa mple.signalwire.com"}, "Space URL (host)"),
+        ({"host": "exämple.signalwire.com"}, "Space URL (host)"),
+        ({"extra": {"signing_secret": "PSK-signing\tkey"}}, "Signing Key (extra signing_secret)"),
+    ],
+)
+def test_credentials_that_cannot_be_sent_are_refused_naming_the_field_not_the_value(
+    monkeypatch, override, field
+):
+    set_conn(monkeypatch, **override)
+    with pytest.raises(ConfigurationError) as err:
+        SignalWireHook().credentials  # noqa: B018
+    text = str(err.value)
+    assert field in text and "connection 'signalwire_default'" in text
+    for value in override.values():
+        for part in value.values() if isinstance(value, dict) else [value]:
+            assert part.strip() not in text
