@@ -8,7 +8,12 @@ throughput would. Printed per run: the combined rate at the sandbox (messages af
 time from the first to the last), its distance from the configured rate, the 429 answers, and
 duplicates (recipients messaged more than once). Last, for contrast, 4 shards each pacing alone.
 
-Usage: ``python benchmarks/sharded_broadcast.py [RATE [MESSAGES]]`` (default 200 msg/s, 3,000).
+First the budget alone: shard processes running the send engine against a fake service that
+answers in 20 ms (no HTTP, no sandbox), 80 and 1,000 msg/s configured, so the figures say what
+the shared budget holds, not what the machine can push through HTTP. Then end to end through the
+operator against the sandbox.
+
+Usage: ``python benchmarks/sharded_broadcast.py [RATE [MESSAGES]]`` (end to end; default 200 msg/s, 3,000).
 """
 
 from __future__ import annotations
@@ -113,31 +118,8 @@ def run_shards(
         str(rate),
         "shared" if shared else "alone",
     ]
-    procs = []
-    for index in range(count):
-        command[3] = str(index)
-        procs.append(subprocess.Popen(command, env=env, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))  # fmt: skip
-    deadline = time.monotonic() + RUN_TIMEOUT
-    try:
-        for proc in procs:  # each imports and connects first; then all start at once
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY", proc.stderr
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("GO\n")
-            proc.stdin.flush()
-        reports = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=max(deadline - time.monotonic(), 1.0))
-            if proc.returncode != 0 or "REPORT " not in out:
-                raise SystemExit(f"a shard failed:\n{err[-3000:]}")
-            reports.append(json.loads(out.split("REPORT ", 1)[1]))
-    except subprocess.TimeoutExpired:
-        raise SystemExit(f"the shards did not finish in {RUN_TIMEOUT:.0f} s") from None
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+    outputs = start_together([[*command[:3], str(i), *command[4:]] for i in range(count)], env)
+    reports = [json.loads(out.split("REPORT ", 1)[1]) for out in outputs]
     messages = httpx.get(f"{url}/_sandbox/messages", params={"service": "signalwire"}, timeout=120).json()[
         "messages"
     ]
@@ -189,6 +171,85 @@ def shard_main(index: int, count: int, csv_path: str, rate: float, shared: bool)
     print("REPORT " + json.dumps(ti.xcom["report"]), flush=True)
 
 
+def engine_shard_main(index: int, count: int, sends: int, rate: float, store_url: str) -> None:
+    """One shard of the budget-alone runs: the send engine with a fake 20 ms service, no HTTP."""
+    import asyncio
+
+    from airflow_provider_messaging.core.engine import PreparedSend, SendEngine, SendResult
+    from airflow_provider_messaging.core.rows import Row
+    from airflow_provider_messaging.store.rate_budget import open_rate_budget
+    from airflow_provider_messaging.store.store import MessageStore
+
+    store = MessageStore(store_url)
+    budget = open_rate_budget("whatsapp", "bench-number", store)
+    budget.reserve(1, 1e-9)  # connect and create the row before the start
+    times: list[float] = []
+
+    class FakeService:
+        recipient_interval = 0.0
+
+        async def send(self, item: PreparedSend[None]) -> SendResult:
+            times.append(time.time())
+            await asyncio.sleep(0.02)
+            return SendResult(f"id-{index}-{item.row}", item.recipient)
+
+    engine: SendEngine[None] = SendEngine(
+        prepare=lambda row: PreparedSend(row.number, str(row.values["to"]), None, None), sender=FakeService(),
+        rate=rate, concurrency=min(64, max(4, int(rate // 2))), rate_budget=budget, progress_interval=3600,
+    )  # fmt: skip
+    print("READY", flush=True)
+    sys.stdin.readline()
+    asyncio.run(engine.run(Row(n, {"to": f"+1555{index}{n:06d}"}) for n in range(1, sends // count + 1)))
+    budget.close()
+    print("TIMES " + json.dumps(times), flush=True)
+
+
+def start_together(commands: list[list[str]], env: dict[str, str]) -> list[str]:
+    """Start one process per command; when each is ready, let all go at once; their outputs."""
+    procs = [
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for command in commands
+    ]
+    deadline = time.monotonic() + RUN_TIMEOUT
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "READY":
+                raise SystemExit(f"a shard did not start:\n{proc.communicate()[1][-3000:]}")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("GO\n")
+            proc.stdin.flush()
+        outputs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=max(deadline - time.monotonic(), 1.0))
+            if proc.returncode != 0:
+                raise SystemExit(f"a shard failed:\n{err[-3000:]}")
+            outputs.append(out)
+        return outputs
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"the shards did not finish in {RUN_TIMEOUT:.0f} s") from None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def budget_alone(store_url: str, count: int, rate: float, sends: int) -> float:
+    command = [sys.executable, __file__, "engine-shard", "", str(count), str(sends), str(rate), store_url]
+    outputs = start_together([[*command[:3], str(i), *command[4:]] for i in range(count)], dict(os.environ))
+    times = sorted(t for out in outputs for t in json.loads(out.split("TIMES ", 1)[1]))
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
 def line(label: str, rate: float, result: dict[str, Any]) -> str:
     achieved = result["achieved"]
     return (
@@ -201,26 +262,44 @@ def line(label: str, rate: float, result: dict[str, Any]) -> str:
 
 def main(rate: float, messages: int) -> None:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="messaging-shards-"))
-    csv_path = tmp / "rows.csv"
-    csv_path.write_text("to,name\n" + "".join(f"+1555{9000000 + n:07d},u{n}\n" for n in range(messages)))
-    print(
-        f"one broadcast of {messages} SMS from one number, configured {rate:g} msg/s, split into shards "
-        f"(one process each); the sandbox answers 429 over {int(rate * LIMIT)} requests in any second:"
-    )
-    with sandbox_process() as url, postgres_store() as postgres:
+    with postgres_store() as postgres:
         stores = [("SQLite", f"sqlite:///{tmp / 'store.db'}")] + (
             [("PostgreSQL", postgres)] if postgres else []
         )
+        print("the shared rate budget alone: each shard a process running the send engine against a fake")
+        print(
+            "service that answers in 20 ms (no HTTP); combined = sends after the first / time first to last:"
+        )
         for name, store_url in stores:
-            for count in (1, 2, 4):
-                result = run_shards(url, store_url, str(csv_path), count, rate, shared=True)
-                print(line(f"{name}, {count} shard(s), shared", rate, result), flush=True)
-        result = run_shards(url, stores[0][1], str(csv_path), 4, rate, shared=False)
-        print(line("4 shards, each pacing alone", rate, result), flush=True)
+            for budget_rate, seconds in ((80.0, 10), (1000.0, 10)):
+                for count in (1, 2, 4):
+                    achieved = budget_alone(store_url, count, budget_rate, int(budget_rate * seconds))
+                    print(
+                        f"  {name:<10} {budget_rate:6g} msg/s configured, {count} shard(s): combined "
+                        f"{achieved:8.2f} msg/s ({100 * (achieved - budget_rate) / budget_rate:+.2f} %)",
+                        flush=True,
+                    )
+        csv_path = tmp / "rows.csv"
+        csv_path.write_text("to,name\n" + "".join(f"+1555{9000000 + n:07d},u{n}\n" for n in range(messages)))
+        print(
+            f"through the operator: one broadcast of {messages} SMS from one number, configured {rate:g} msg/s, "
+            f"in shards (a process each) against the sandbox (its own process), which answers 429 over "
+            f"{int(rate * LIMIT)} requests in any second:"
+        )
+        with sandbox_process() as url:
+            for name, store_url in stores:
+                for count in (1, 2, 4):
+                    result = run_shards(url, store_url, str(csv_path), count, rate, shared=True)
+                    print(line(f"{name}, {count} shard(s), shared", rate, result), flush=True)
+            result = run_shards(url, stores[0][1], str(csv_path), 4, rate, shared=False)
+            print(line("4 shards, each pacing alone", rate, result), flush=True)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["shard"]:
+    if sys.argv[1:2] == ["engine-shard"]:
+        index, count, sends, rate, store_url = sys.argv[2:7]
+        engine_shard_main(int(index), int(count), int(sends), float(rate), store_url)
+    elif sys.argv[1:2] == ["shard"]:
         index, count, csv_path, rate, mode = sys.argv[2:7]
         shard_main(int(index), int(count), csv_path, float(rate), mode == "shared")
     else:
