@@ -74,6 +74,19 @@ def sandbox():
         yield server
 
 
+def forget_queue(queue: str) -> None:
+    """Leave the shared Redis as it was: our queue, and messages of a killed worker kept for redelivery."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=5)
+    client.delete(queue)
+    for tag, payload in client.hgetall("unacked").items():
+        if queue.encode() in payload:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.close()
+
+
 def kill_with_its_tasks(proc: Any) -> None:
     import psutil
 
@@ -140,6 +153,7 @@ def test_four_shards_on_two_celery_workers_share_the_rate_and_message_everyone_o
         )  # fmt: skip
 
     with ExitStack() as running:
+        running.callback(forget_queue, queue)
         running.enter_context(api_server(env, port))
         for component in ("dag-processor", "scheduler"):
             running.enter_context(airflow_process(env, component))
