@@ -13,7 +13,7 @@ answers in 20 ms (no HTTP, no sandbox), 80 and 1,000 msg/s configured, so the fi
 the shared budget holds, not what the machine can push through HTTP. Then end to end through the
 operator against the sandbox.
 
-Usage: ``python benchmarks/sharded_broadcast.py [RATE [MESSAGES]]`` (end to end; default 200 msg/s, 3,000).
+Usage: ``python benchmarks/sharded_broadcast.py [RATE [MESSAGES]]`` (end to end; default 100 msg/s, 2,000).
 """
 
 from __future__ import annotations
@@ -304,6 +304,6 @@ if __name__ == "__main__":
         shard_main(int(index), int(count), csv_path, float(rate), mode == "shared")
     else:
         main(
-            float(sys.argv[1]) if len(sys.argv) > 1 else 200.0,
-            int(sys.argv[2]) if len(sys.argv) > 2 else 3000,
+            float(sys.argv[1]) if len(sys.argv) > 1 else 100.0,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 2000,
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+LATE_SLOT = 0.1  # seconds a shared slot may be missed by and still be used
 
 
 class SharedSlots(Protocol):
@@ -83,13 +84,17 @@ class Pacer:
         delay = self.reserve(recipient)
         if delay > 0:
             await asyncio.sleep(delay)
-        if self.shared is not None and self.rate is not None:
+        while self.shared is not None and self.rate is not None:
             when, pause = await self.shared.slot(self.rate * self._factor)
             if pause > 0:  # another task sending from this number was rate limited
                 self._slow(pause)
             delay = when - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if time.monotonic() - when <= LATE_SLOT:
+                break
+            # the process was held up past the slot: sending now would bunch with the slots of
+            # the other tasks, so take the next free one instead
 
     def slow_down(self, retry_after: float | None) -> float:
         """The service asked to slow down: pause everyone and halve the rate. Returns the pause."""
