@@ -38,7 +38,7 @@ from .errors import (
     TransientError,
     ValidationError,
 )
-from .pacing import Pacer
+from .pacing import Pacer, SharedSlots
 from .report import SendReport
 from .retry import RetryPolicy, acall_with_retries
 from .rows import Row
@@ -163,11 +163,12 @@ class SendEngine(Generic[P]):
         to_column: str = "to",
         keep_results: bool = False,
         logger: logging.Logger | Any = None,
+        rate_budget: SharedSlots | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.prepare, self.sender, self.ledger = prepare, sender, ledger
-        self.pacer = Pacer(rate, recipient_interval=sender.recipient_interval)
+        self.pacer = Pacer(rate, recipient_interval=sender.recipient_interval, shared=rate_budget)
         self.concurrency = concurrency
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=6)
         self.total = total

@@ -12,8 +12,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+LATE_SLOT = 0.1  # seconds a shared slot may be missed by and still be used
+
+
+class SharedSlots(Protocol):
+    """A sender's send slots shared with other tasks (``store.rate_budget.SharedRateBudget``)."""
+
+    async def slot(self, rate: float) -> tuple[float, float]:
+        """The ``time.monotonic()`` time of the next slot at ``rate``, and the seconds of a pause
+        another task was asked for since the last look (0.0: none)."""
+
+    def limited(self, pause: float) -> None:
+        """This task was asked to slow down for ``pause`` seconds: tell the others."""
 
 
 class Pacer:
@@ -26,6 +39,7 @@ class Pacer:
         recipient_interval: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         recovery_after: float = 5.0,
+        shared: SharedSlots | None = None,
     ) -> None:
         if rate is not None and not 0 < rate <= MAX_RATE:
             raise ValueError(f"rate must be between 0 and {MAX_RATE:g} messages per second, got {rate}")
@@ -39,6 +53,7 @@ class Pacer:
         self._recovery_after = recovery_after
         self._last_to: dict[str, float] = {}
         self.slow_downs = 0
+        self.shared = shared  # set: the rate's slots come from it (several tasks, one sender)
 
     @property
     def current_rate(self) -> float | None:
@@ -54,7 +69,7 @@ class Pacer:
         now = self._clock()
         self._recover(now)
         start = max(now, self._paused_until)
-        if self.rate is not None:
+        if self.rate is not None and self.shared is None:
             start = max(start, self._next_slot)
             self._next_slot = start + 1.0 / (self.rate * self._factor)
         if recipient is not None and self.recipient_interval > 0:
@@ -69,11 +84,27 @@ class Pacer:
         delay = self.reserve(recipient)
         if delay > 0:
             await asyncio.sleep(delay)
+        while self.shared is not None and self.rate is not None:
+            when, pause = await self.shared.slot(self.rate * self._factor)
+            if pause > 0:  # another task sending from this number was rate limited
+                self._slow(pause)
+            delay = when - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() - when <= LATE_SLOT:
+                break
+            # the process was held up past the slot: sending now would bunch with the slots of
+            # the other tasks, so take the next free one instead
 
     def slow_down(self, retry_after: float | None) -> float:
         """The service asked to slow down: pause everyone and halve the rate. Returns the pause."""
-        now = self._clock()
         pause = 1.0 if retry_after is None else min(max(retry_after, 0.0), 300.0)
+        if self.shared is not None:
+            self.shared.limited(pause)
+        return self._slow(pause)
+
+    def _slow(self, pause: float) -> float:
+        now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         self._next_slot = max(self._next_slot, self._paused_until)
         self._factor = max(0.05, self._factor / 2)

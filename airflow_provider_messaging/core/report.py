@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,3 +118,26 @@ class SendReport:
             "rate_limited": self.rate_limited,
             "elapsed_seconds": round(self.elapsed, 3),
         }
+
+
+def merge_reports(reports: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """One report for the shards of a broadcast (each map index pushed its own): counts added up,
+    examples kept up to :data:`EXAMPLES` per category."""
+    merged: dict[str, Any] = {}
+    reports = list(reports)
+    for report in reports:
+        for key, value in (report or {}).items():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                merged[key] = merged.get(key, 0) + value
+            elif isinstance(value, list):
+                kept = merged.setdefault(key, [])
+                kept.extend(value[: max(EXAMPLES - len(kept), 0)])
+            elif isinstance(value, Mapping):  # failed_by_code
+                counts = merged.setdefault(key, {})
+                for code, n in value.items():
+                    counts[code] = counts.get(code, 0) + n
+    if "elapsed_seconds" in merged:  # shards run side by side: the longest one is the broadcast's
+        merged["elapsed_seconds"] = max(float((r or {}).get("elapsed_seconds") or 0) for r in reports)
+    return merged

@@ -6,13 +6,16 @@ here only say how a row becomes a message and which sender sends it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from ..core.shards import Shard, shards
 from ..hooks.signalwire import SignalWireHook, checked_rest_api
 from ..hooks.whatsapp import WhatsAppHook
+
+__all__ = ["SignalWireBroadcastOperator", "WhatsAppTemplateBroadcastOperator", "shards"]
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from ..core.engine import PreparedSend, Sender
     from ..core.report import SendReport
     from ..core.rows import Row
+    from ..store.rate_budget import SharedRateBudget
     from ..whatsapp.messages import Media
     from ..whatsapp.sender import TemplateRows
 
@@ -47,9 +51,11 @@ class _BroadcastOperator(BaseOperator):
         pacing: bool = True,
         max_failed_fraction: float | None = None,
         dedupe_key: str | None = None,
+        shard: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.shard = shard
         if max_failed_fraction is not None and not 0.0 <= max_failed_fraction <= 1.0:
             raise ValueError(
                 f"max_failed_fraction must be between 0 and 1, e.g. 0.05, got {max_failed_fraction!r}"
@@ -79,10 +85,53 @@ class _BroadcastOperator(BaseOperator):
     def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
         raise NotImplementedError
 
+    def sender_id(self) -> str:
+        """The sending number (or id) whose rate budget the sends take; after ``before_sending``."""
+        raise NotImplementedError
+
     def recipient(self, row: Row) -> str:
         from ..core.phone import normalize_e164
 
         return normalize_e164(row.values.get(self.to_column), f"{self.to_column} (row {row.number})")
+
+    def _checked_recipient(self, row: Row) -> str:
+        """:meth:`recipient`, read once per row although the shard filter and ``prepare_row`` ask."""
+        cached = getattr(self, "_last_recipient", None)
+        if cached is not None and cached[0] is row:
+            if isinstance(cached[1], Exception):
+                raise cached[1]
+            return str(cached[1])
+        try:
+            value: str | Exception = self.recipient(row)
+        except Exception as exc:
+            value = exc
+        self._last_recipient = (row, value)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def _rows_of_shard(self, rows: Iterable[Row], shard: Shard) -> Iterator[Row]:
+        """The rows this shard sends: by recipient, so the split is the same on every try."""
+        from ..core.errors import ValidationError
+
+        for row in rows:
+            try:
+                mine = not row.problem and shard.owns(self._checked_recipient(row))
+            except ValidationError:  # reported as invalid by one shard: by row number
+                mine = shard.owns_row(row.number)
+            else:
+                mine = mine or (bool(row.problem) and shard.owns_row(row.number))
+            if mine:
+                yield row
+
+    def _rate_budget(self, rate: float | None) -> SharedRateBudget | None:
+        """Paced sends take their slots from the sender's budget in the status store, shared with
+        every other shard and task sending from the same number."""
+        if rate is None:
+            return None
+        from ..store.rate_budget import open_rate_budget
+
+        return open_rate_budget(self.service, self.sender_id())
 
     @property
     def effective_rate(self) -> float | None:
@@ -97,6 +146,7 @@ class _BroadcastOperator(BaseOperator):
         from ..task_errors import fail_permanently_on_permanent_errors
 
         with fail_permanently_on_permanent_errors():
+            shard = Shard.of(self.shard)
             self.before_sending()
         rate = self.effective_rate
         concurrency = self.concurrency or (32 if rate is None else min(64, max(4, int(rate // 2))))
@@ -105,24 +155,37 @@ class _BroadcastOperator(BaseOperator):
         except OSError as exc:
             raise FileNotFoundError(f"csv_path: cannot read {self.csv_path!r}: {exc}") from None
         self.log.info(
-            "Broadcasting to %s row(s) at %s, %d at a time",
+            "Broadcasting to %s row(s)%s at %s, %d at a time",
             "?" if total is None else total,
+            f" ({shard}: the rows whose recipient falls to it)" if shard else "",
             "no rate limit" if rate is None else f"{rate:g} msg/s",
             concurrency,
         )
+        rows: Iterable[Row] = iter_rows(self.recipients, self.csv_path, to_column=self.to_column)
+        if shard is not None:
+            rows = self._rows_of_shard(rows, shard)
+            total = None if total is None else -(-total // shard.count)  # about: for the ETA
+        budget = self._rate_budget(rate)
+        if budget is not None:
+            self.log.info(
+                "Rate budget of %s shared through %s with every task sending from it",
+                budget.sender, budget.store.describe(),
+            )  # fmt: skip
         try:
             report = send_rows(
-                context=context, service=self.service,
-                rows=iter_rows(self.recipients, self.csv_path, to_column=self.to_column),
+                context=context, service=self.service, rows=rows,
                 prepare=self.prepare_row, open_sender=self.open_sender, concurrency=concurrency,
                 on_unknown=self.on_unknown, force_resend=self.force_resend, dedupe_key=self.dedupe_key,
-                rate=rate, total=total,
+                rate=rate, total=total, rate_budget=budget,
                 progress_interval=self.progress_interval, to_column=self.to_column, log=self.log,
             )  # fmt: skip
         except SendStopped as stopped:
             self._publish(context, stopped.report)
             with fail_permanently_on_permanent_errors():
                 raise stopped.cause from None
+        finally:
+            if budget is not None:
+                budget.close()
         self._publish(context, report)
         self._judge(report)
         return report.message_ids
@@ -214,6 +277,10 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param dedupe_key: send each recipient a given message once per key, across runs: e.g.
         ``"week-{{ macros.datetime.now().strftime('%G-W%V') }}"`` keeps a manual run beside the
         scheduled one from messaging the same people again that week. By default the key is the task run.
+    :param shard: ``(index, count)``: send only this shard's rows, for a broadcast split over several
+        workers by dynamic task mapping: ``.partial(...).expand(shard=shards(4))``. Rows go to shards
+        by recipient, the same way on every try. Paced sends of all shards (and of any other
+        broadcast from the same number) share the sender's rate through the status store.
     """
 
     service = "signalwire"
@@ -264,10 +331,13 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
         from ..signalwire.sender import Sms
         from ..signalwire.sms import validate_content
 
-        to = self.recipient(row)
+        to = self._checked_recipient(row)
         body = fill(self.body, row.values, "body", row.number) if self.body else None
         media = [fill(url, row.values, "media_urls", row.number) for url in self.media_urls or ()]
         return Sms(self._sender, *validate_content(body, media)).to(row.number, to)
+
+    def sender_id(self) -> str:
+        return self._sender
 
     def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
         if self.api == "native":
@@ -314,8 +384,8 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
     :param correlation_id: ``biz_opaque_callback_data``; by default names the DAG, run and task.
 
     ``to_column``, ``rate``, ``concurrency``, ``on_unknown``, ``force_resend``,
-    ``progress_interval``, ``request_timeout``, ``pacing``, ``max_failed_fraction`` and ``dedupe_key``
-    work as for :class:`SignalWireBroadcastOperator`.
+    ``progress_interval``, ``request_timeout``, ``pacing``, ``max_failed_fraction``, ``dedupe_key``
+    and ``shard`` work as for :class:`SignalWireBroadcastOperator`.
     """
 
     service = "whatsapp"
@@ -415,7 +485,10 @@ class WhatsAppTemplateBroadcastOperator(_BroadcastOperator):
         return whatsapp_recipient(row.values.get(self.to_column), f"{self.to_column} (row {row.number})")
 
     def prepare_row(self, row: Row) -> PreparedSend[Any]:
-        return self._rows.prepare(row, self.recipient(row))
+        return self._rows.prepare(row, self._checked_recipient(row))
+
+    def sender_id(self) -> str:
+        return str(self.hook.credentials.phone_number_id)
 
     def open_sender(self, concurrency: int) -> AbstractAsyncContextManager[Sender[Any]]:
         return self.hook.message_sender(concurrency, callback_data=self._correlation)

@@ -125,10 +125,15 @@ class DeliverySensor(BaseSensorOperator):
         """The report of the send task that gave ``message_ids``, when there is one (broadcasts)."""
         from ..core.delivery import compact_report
 
-        if self.send_report is None and self.send_task_id and context and context.get("ti"):
-            self.send_report = compact_report(
-                context["ti"].xcom_pull(task_ids=self.send_task_id, key="report")
-            )
+        report: Any = self.send_report
+        if report is None and self.send_task_id and context and context.get("ti"):
+            report = context["ti"].xcom_pull(task_ids=self.send_task_id, key="report")
+        if isinstance(report, (list, tuple)):  # a mapped broadcast: one report per shard
+            from ..core.report import merge_reports
+
+            report = merge_reports(report)
+        if report is not self.send_report:  # pulled or merged here: keep what a gate needs
+            self.send_report = compact_report(report)
         if self.send_report:
             self.log.info(
                 "The gated send did not reach %s recipient(s) (refused or outcome unknown); they count as failed",
@@ -139,7 +144,9 @@ class DeliverySensor(BaseSensorOperator):
         from ..core.errors import ValidationError
 
         ids = [self.message_ids] if isinstance(self.message_ids, str) else list(self.message_ids or [])
-        ids = [str(i).strip() for i in ids if str(i).strip()]
+        # a mapped broadcast's output: one list of ids per shard
+        ids = [i for item in ids for i in (item if isinstance(item, (list, tuple)) else [item])]
+        ids = [str(i).strip() for i in ids if i is not None and str(i).strip()]
         if not ids and not self.send_report:  # a send that reached nobody is judged by its report
             raise ValidationError(
                 "message_ids",

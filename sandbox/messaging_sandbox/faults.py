@@ -8,7 +8,9 @@ times out not knowing that its message went out.
 
 from __future__ import annotations
 
+import collections
 import random
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,8 +24,12 @@ class FaultKnobs:
     stall_rate: float = 0.0  # share handled normally but answered only after stall_seconds
     stall_seconds: float = 30.0
     latency_ms: float = 0.0
+    # API requests taken in any second; more are answered 429, as a number over its throughput
+    # (WhatsApp 130429, SignalWire 20429) would be. 0: no limit
+    throughput: int = 0
     seed: int | None = None
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+    _taken: collections.deque[float] = field(default_factory=collections.deque, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "rate_limit_rate", "stall_rate"):
@@ -43,11 +49,19 @@ class FaultKnobs:
             return "rate_limit"
         if roll < self.error_rate + self.rate_limit_rate + self.stall_rate:
             return "stall"
+        if self.throughput > 0:
+            now, taken = time.monotonic(), self._taken
+            while taken and taken[0] <= now - 1.0:
+                taken.popleft()
+            if len(taken) >= self.throughput:
+                return "rate_limit"
+            taken.append(now)
         return None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("_random", None)
+        data.pop("_taken", None)
         return data
 
     @classmethod

@@ -47,6 +47,13 @@ def test_fault_draws_follow_the_configured_shares():
     assert 1700 < draws.count("rate_limit") < 2300
 
 
+def test_a_throughput_answers_429_to_what_goes_over_it_in_a_second():
+    knobs = FaultKnobs(throughput=5)
+    draws = [knobs.draw() for _ in range(8)]  # well within one second
+    assert draws == [None] * 5 + ["rate_limit"] * 3
+    assert "_taken" not in knobs.as_dict() and knobs.as_dict()["throughput"] == 5
+
+
 def test_fault_knobs_refuse_nonsense():
     with pytest.raises(ValueError, match="between 0 and 1"):
         FaultKnobs(error_rate=2)

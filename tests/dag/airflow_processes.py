@@ -71,10 +71,12 @@ def api_server(env: dict[str, str], port: int, wait_seconds: float = 90.0) -> It
 
 
 @contextmanager
-def airflow_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[Any]]:
+def airflow_process(
+    env: dict[str, str], *args: str, log_name: str | None = None
+) -> Iterator[subprocess.Popen[Any]]:
     """Run an Airflow component (``scheduler``, ``triggerer``, ``dag-processor``) until the block ends;
-    its output goes to ``<AIRFLOW_HOME>/<component>.log``."""
-    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{args[0]}.log"
+    its output goes to ``<AIRFLOW_HOME>/<log_name or component>.log``."""
+    log = pathlib.Path(env["AIRFLOW_HOME"]) / f"{log_name or args[0]}.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [*AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

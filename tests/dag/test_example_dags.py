@@ -212,6 +212,20 @@ def test_weekly_broadcast_fails_its_gate_below_95_percent(airflow_db, whatsapp_e
     assert states(run)["wait_for_95_percent_delivered"] == "failed"
 
 
+def test_a_broadcast_in_four_shards_messages_everyone_once_behind_one_gate(
+    airflow_db, whatsapp_env, trigger_runs
+):
+    dag = importlib.import_module("example_dags.sharded_whatsapp_broadcast").dag
+    run = dag.test()
+    assert run.state == "success", states(run)
+    shards = [ti for ti in run.get_task_instances() if ti.task_id == "broadcast"]
+    assert sorted(ti.map_index for ti in shards) == [0, 1, 2, 3]
+    assert all(ti.state == "success" for ti in shards)
+    sent = [m for m in sandbox_messages(whatsapp_env) if m["service"] == "whatsapp"]
+    assert len(sent) == 39 and len({m["to"] for m in sent}) == 39  # as unsplit: one row skipped
+    assert len(trigger_runs) == 1 and len(trigger_runs[0]) == 39  # one gate over all four shards
+
+
 def test_approve_by_reply_waits_for_the_approvers_yes(airflow_db, whatsapp_env):
     import threading
     import time

@@ -138,3 +138,22 @@ def test_poke_mode_timeout_follows_on_timeout(mixed_store):
         sensor("fail").execute({})
     report = sensor("pass_if_sent").execute({})
     assert report["outcome"] == "passed_on_timeout" and report["counts"]["sent"] == 10
+
+
+def test_the_reports_of_a_broadcasts_shards_add_up_for_one_gate():
+    from airflow_provider_messaging.core.delivery import compact_report, unreached_from_report
+    from airflow_provider_messaging.core.report import EXAMPLES, merge_reports
+
+    refused = [{"to": f"+1555000{i:04d}", "code": "21610", "error": "STOP"} for i in range(80)]
+    shard_reports = [
+        {"rows": 100, "accepted": 20, "failed": 80, "unknown": 0, "failures": refused, "unknown_recipients": [],
+         "failed_by_code": {"21610": 80}, "elapsed_seconds": 4.0},
+        {"rows": 90, "accepted": 59, "failed": 30, "unknown": 1, "failures": refused[:30],
+         "unknown_recipients": ["+15559990000"], "failed_by_code": {"21610": 30}, "elapsed_seconds": 6.5},
+        None,  # a shard that pushed no report (it died before the end)
+    ]  # fmt: skip
+    merged = merge_reports(shard_reports)
+    assert (merged["rows"], merged["accepted"], merged["failed"], merged["unknown"]) == (190, 79, 110, 1)
+    assert merged["failed_by_code"] == {"21610": 110} and merged["elapsed_seconds"] == 6.5
+    assert len(merged["failures"]) == EXAMPLES  # examples stay bounded; the counts are complete
+    assert len(unreached_from_report(compact_report(merged))) == 111

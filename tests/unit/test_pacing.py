@@ -69,3 +69,41 @@ def test_one_user_gets_at_most_one_message_per_interval():
 def test_rates_outside_what_services_allow_are_refused(rate):
     with pytest.raises(ValueError, match="rate must be between 0 and 1000"):
         Pacer(rate)
+
+
+class Slots:
+    """A stand-in for the store's shared budget: slots now, and what the pacer told it."""
+
+    def __init__(self, pause_from_others: float = 0.0) -> None:
+        self.rates: list[float] = []
+        self.limits: list[float] = []
+        self.pause_from_others = pause_from_others
+
+    async def slot(self, rate: float) -> tuple[float, float]:
+        import time
+
+        self.rates.append(rate)
+        pause, self.pause_from_others = self.pause_from_others, 0.0
+        return time.monotonic(), pause
+
+    def limited(self, pause: float) -> None:
+        self.limits.append(pause)
+
+
+async def test_a_shared_budget_gives_the_slots_and_hears_of_rate_limits():
+    slots = Slots()
+    pacer = Pacer(200, shared=slots)
+    assert [pacer.reserve() for _ in range(3)] == [0, 0, 0]  # the rate is the budget's to keep
+    await pacer.wait()
+    assert slots.rates == [200]
+    pacer.slow_down(0.0)
+    assert slots.limits == [0.0]  # told to the other tasks sending from the number
+    await pacer.wait()
+    assert slots.rates[-1] == 100  # and this one sends at half the rate
+
+
+async def test_a_rate_limit_another_task_met_slows_this_one_without_telling_again():
+    slots = Slots(pause_from_others=0.001)
+    pacer = Pacer(200, shared=slots)
+    await pacer.wait()
+    assert pacer.current_rate == 100 and slots.limits == []
