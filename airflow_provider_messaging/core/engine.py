@@ -48,6 +48,8 @@ T = TypeVar("T")
 log = logging.getLogger("airflow_provider_messaging.send")
 RECIPIENT_WAIT_CAP = 60.0  # seconds one recipient waits at most after a rate limit on it
 MAX_RECONCILED = 1000  # sends in doubt looked up at the service per run (one request each)
+CLAIM_WINDOW = 0.05  # seconds a paced run's claims may wait to be written together
+OUTCOME_WINDOW = 0.05  # seconds outcomes wait to be written together
 
 
 @dataclass(frozen=True)
@@ -110,25 +112,53 @@ class _GroupCommit:
     on the event loop: right for SQLite (a local write takes well under a millisecond, and a thread
     hop per group costs more than it saves: measured, a third of the throughput), wrong for a
     database across the network (PostgreSQL), which goes to a thread so sends continue meanwhile.
+
+    ``window``: seconds a group stays open for more items after its first (0: it is written at the
+    next turn of the event loop). A transaction costs far more than a row in it, so where nothing
+    hurries (outcomes; claims while a pacer holds the sends back anyway) a short window turns many
+    one-row transactions into a few large ones. :meth:`flush` closes an open window at once.
     """
 
     def __init__(
-        self, write: Callable[[list[Any]], list[Any]], *, inline: bool, max_group: int = 500
+        self,
+        write: Callable[[list[Any]], list[Any]],
+        *,
+        inline: bool,
+        max_group: int = 500,
+        window: float = 0.0,
     ) -> None:
         self._write = write
         self._inline = inline
         self._max_group = max_group
+        self.window = window
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
+        self._open: asyncio.Future[None] | None = None  # the window of the group being collected
 
     def submit(self, item: Any) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((item, future))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._drain())
+        elif self._open is not None and len(self._pending) >= self._max_group:
+            self._close_window()
         return future
 
+    def _close_window(self) -> None:
+        if self._open is not None and not self._open.done():
+            self._open.set_result(None)
+
     async def _drain(self) -> None:
+        if self.window > 0:
+            loop = asyncio.get_running_loop()
+            self._open = loop.create_future()
+            timer = loop.call_later(self.window, self._close_window)
+            try:
+                await self._open
+            finally:
+                timer.cancel()
+                self._open = None
         while self._pending:
             group, self._pending = self._pending[: self._max_group], self._pending[self._max_group :]
             try:
@@ -145,6 +175,7 @@ class _GroupCommit:
 
     async def flush(self) -> None:
         while self._runner is not None and not self._runner.done():
+            self._close_window()
             await self._runner
 
 
@@ -178,8 +209,13 @@ class SendEngine(Generic[P]):
         self._stop: MessagingError | None = None
         self._in_doubt: list[tuple[PreparedSend[P], str | None, float]] = []  # (send, ledger key, when)
         inline = ledger is not None and ledger.writes_are_local
-        self._claims = _GroupCommit(self._claim_group, inline=inline)
-        self._outcomes = _GroupCommit(self._record_group, inline=inline)
+        # claims: a send waits for its claim, so a group is written at once unless a pacer holds
+        # the sends back anyway (then a quarter of the time the workers' backlog covers); outcomes:
+        # nothing waits for them, so a group collects for OUTCOME_WINDOW (a crash in between
+        # leaves those sends pending, which a retry treats as outcome unknown: never resent)
+        claim_window = 0.0 if rate is None else min(CLAIM_WINDOW, concurrency / rate / 4)
+        self._claims = _GroupCommit(self._claim_group, inline=inline, window=claim_window)
+        self._outcomes = _GroupCommit(self._record_group, inline=inline, window=OUTCOME_WINDOW)
 
     # -- ledger --------------------------------------------------------------------------
 
