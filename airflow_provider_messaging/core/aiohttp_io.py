@@ -30,9 +30,12 @@ _READ = httpx.ByteStream(b"")  # stands in for a body aiohttp has read
 _DROPPED = frozenset({"host", "content-length"})  # aiohttp writes these itself
 
 
+# as httpx 0.28 encodes ``json=``: compact, UTF-8, no NaN (one encoder: json.dumps with options makes one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _json_bytes(value: Any) -> bytes:
-    # as httpx 0.28 encodes ``json=``: compact, UTF-8, no NaN
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 class AiohttpIO:
@@ -66,6 +69,7 @@ class AiohttpIO:
                 ),
                 headers=self.headers,
                 cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=True,  # HTTPS_PROXY, NO_PROXY, .netrc: as httpx honours them
             )
         return self._session
 

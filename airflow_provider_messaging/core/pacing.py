@@ -10,10 +10,12 @@ further limit is hit.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+TICK = 0.005  # seconds: sends whose slots fall in one tick wake together, in one turn of the event loop
 
 
 class Pacer:
@@ -66,9 +68,16 @@ class Pacer:
         return max(0.0, start - now)
 
     async def wait(self, recipient: str | None = None) -> None:
+        """Sleep until this send's slot, rounded up to the next :data:`TICK`.
+
+        The slots keep their spacing (so the rate over any window longer than a tick is the
+        configured one); only the waking is grouped: at 1,000 msg/s five sends wake at once every
+        5 ms instead of one every millisecond, so a paced run's CPU goes into sends, not wake-ups.
+        """
         delay = self.reserve(recipient)
         if delay > 0:
-            await asyncio.sleep(delay)
+            now = self._clock()
+            await asyncio.sleep(math.ceil((now + delay) / TICK) * TICK - now)
 
     def slow_down(self, retry_after: float | None) -> float:
         """The service asked to slow down: pause everyone and halve the rate. Returns the pause."""

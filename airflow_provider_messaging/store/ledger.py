@@ -84,10 +84,12 @@ def _int(value: Any, default: int) -> int:
     return default if value is None else int(value)
 
 
+_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def content_digest(content: Any) -> str:
     """A stable digest of what is sent (JSON-able), so changed content counts as a new message."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(_DIGEST_ENCODER.encode(content).encode()).hexdigest()[:32]
 
 
 class SendLedger:
