@@ -69,7 +69,7 @@ class AiohttpIO:
                 ),
                 headers=self.headers,
                 cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=True,  # HTTPS_PROXY, NO_PROXY, .netrc: as httpx honours them
+                proxy=_proxy_for(self.base_url),
             )
         return self._session
 
@@ -113,6 +113,18 @@ class AiohttpIO:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _proxy_for(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``NO_PROXY``...), as httpx
+    would use it; looked up once per pool (aiohttp's ``trust_env`` looks per request, in a thread)."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(base_url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
 
 
 def _as_httpx_error(exc: Exception, method: str, url: str) -> httpx.HTTPError:

@@ -22,10 +22,13 @@ No Airflow here: the Airflow face gives the engine ``prepare`` (row to validated
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -103,6 +106,39 @@ def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(make())
     with ThreadPoolExecutor(1, thread_name_prefix="messaging-send") as pool:
         return pool.submit(lambda: asyncio.run(make())).result()
+
+
+_spared = 0  # engines running in this process with the collector spared (see _collector_spared)
+_spared_lock = threading.Lock()
+_saved_threshold: tuple[int, int, int] = (700, 10, 10)
+YOUNG_THRESHOLD = 10_000  # allocations between two young-generation collections during a run
+
+
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Keep Python's cycle collector from walking the whole heap while sends run.
+
+    A task process holds Airflow, SQLAlchemy and the provider: a million objects, which each full
+    collection walks (measured: 2 full passes in 4,000 sends cost 0.27 s, 65 us a send; young
+    passes another 35 us). The heap that exists when a run starts is frozen (never collected
+    while frozen; it was there before and stays) and young passes come every YOUNG_THRESHOLD
+    allocations instead of 700. Both are undone when the last run in the process ends.
+    """
+    global _spared, _saved_threshold
+    with _spared_lock:
+        if _spared == 0:
+            _saved_threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(_saved_threshold[0], YOUNG_THRESHOLD), *_saved_threshold[1:])
+        _spared += 1
+    try:
+        yield
+    finally:
+        with _spared_lock:
+            _spared -= 1
+            if _spared == 0:
+                gc.set_threshold(*_saved_threshold)
+                gc.unfreeze()
 
 
 class _GroupCommit:
@@ -249,6 +285,10 @@ class SendEngine(Generic[P]):
     # -- the run -------------------------------------------------------------------------
 
     async def run(self, rows: Iterable[Row]) -> SendReport:
+        with _collector_spared():
+            return await self._run(rows)
+
+    async def _run(self, rows: Iterable[Row]) -> SendReport:
         started = time.monotonic()
         queue: asyncio.Queue[PreparedSend[P] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.concurrency)]
