@@ -99,13 +99,25 @@ class SendStopped(Exception):
 
 
 def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine from sync code, also when the caller already runs an event loop."""
+    """Run a coroutine from sync code, also when the caller already runs an event loop.
+
+    The loop is uvloop's where it is installed (measured: about a tenth less CPU per send than
+    asyncio's own loop; README, Performance), asyncio's otherwise.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())
+        return _run(make())
     with ThreadPoolExecutor(1, thread_name_prefix="messaging-send") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
+        return pool.submit(lambda: _run(make())).result()
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 _spared = 0  # engines running in this process with the collector spared (see _collector_spared)
