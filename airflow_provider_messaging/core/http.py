@@ -121,7 +121,8 @@ class AsyncSession:
     """Non-blocking twin of :class:`Session`: the same calls, the same errors.
 
     Requests go through aiohttp (:mod:`.aiohttp_io`), or through httpx when a ``transport`` is
-    given or :func:`async_io` says so; ``http`` (an ``httpx.AsyncClient``) streams downloads.
+    given, the session holds one connection, or :func:`async_io` says so; ``http`` (an
+    ``httpx.AsyncClient``) streams downloads.
     """
 
     def __init__(
@@ -137,7 +138,9 @@ class AsyncSession:
         self._timeout, self._transport, self._max_connections = timeout, transport, max_connections
         self._http: httpx.AsyncClient | None = None
         self._aio: AiohttpIO | None = None
-        if transport is None and async_io() == "aiohttp":
+        # one request at a time (a single send, a notification) stays on httpx, imported already:
+        # importing aiohttp (0.16 s) pays off only where many requests follow
+        if transport is None and max_connections > 1 and async_io() == "aiohttp":
             from .aiohttp_io import AiohttpIO
 
             self._aio = AiohttpIO(api.client_options(), timeout=timeout, max_connections=max_connections)
