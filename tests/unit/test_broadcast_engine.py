@@ -217,7 +217,9 @@ def test_each_claim_is_in_the_store_before_its_request_and_every_outcome_after_t
         async def send(self, item):
             key = eng.ledger.key(item.recipient, item.content)
             with ledger_store.engine.connect() as conn:
-                seen.append(conn.execute(select(send_ledger.c.state).where(send_ledger.c.key == key)).scalar())
+                seen.append(
+                    conn.execute(select(send_ledger.c.state).where(send_ledger.c.key == key)).scalar()
+                )
             return await super().send(item)
 
     eng.sender = CheckingService()
