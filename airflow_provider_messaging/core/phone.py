@@ -85,7 +85,7 @@ def normalize_e164(value: object, field: str = "to") -> str:
             "Check for a missing or extra digit",
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    main_region = phonenumbers.region_code_for_country_code(number.country_code)
+    main_region = phonenumbers.region_code_for_country_code(number.country_code or 0)
     # valid in the country code's main region (the US for +1) settles it without trying the others
     if phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number):
         if len(_VALID) >= _VALID_KEPT:
