@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
-TICK = 0.005  # seconds: sends whose slots fall in one tick wake together, in one turn of the event loop
+TICK = 0.02  # seconds: sends whose slots fall in one tick wake together, in one turn of the event loop
 
 
 class Pacer:
@@ -71,8 +71,10 @@ class Pacer:
         """Sleep until this send's slot, rounded up to the next :data:`TICK`.
 
         The slots keep their spacing (so the rate over any window longer than a tick is the
-        configured one); only the waking is grouped: at 1,000 msg/s five sends wake at once every
-        5 ms instead of one every millisecond, so a paced run's CPU goes into sends, not wake-ups.
+        configured one); only the waking is grouped: at 1,000 msg/s twenty sends wake at once every
+        20 ms instead of one every millisecond, so a paced run's CPU goes into sends, not wake-ups
+        (measured at 500 msg/s: 0.88 ms of CPU per message with 5 ms ticks, 0.80 with 10 ms, 0.66-0.77
+        with 20 ms).
         """
         delay = self.reserve(recipient)
         if delay > 0:
