@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+CATCH_UP = 0.05  # seconds a slot may be late and still keep the schedule (longer: the pacer starts anew)
 TICK = 0.02  # seconds: sends whose slots fall in one tick wake together, in one turn of the event loop
 
 
@@ -57,7 +58,12 @@ class Pacer:
         self._recover(now)
         start = max(now, self._paused_until)
         if self.rate is not None:
-            start = max(start, self._next_slot)
+            if 0 < now - self._next_slot <= CATCH_UP:
+                # the slot passed a moment ago (the process was not scheduled in time): the send
+                # takes it now and the schedule stays, instead of every later slot slipping
+                start = max(self._next_slot, self._paused_until)
+            else:
+                start = max(start, self._next_slot)
             self._next_slot = start + 1.0 / (self.rate * self._factor)
         if recipient is not None and self.recipient_interval > 0:
             start = max(start, self._last_to.get(recipient, -1e9) + self.recipient_interval)

@@ -69,3 +69,14 @@ def test_one_user_gets_at_most_one_message_per_interval():
 def test_rates_outside_what_services_allow_are_refused(rate):
     with pytest.raises(ValueError, match="rate must be between 0 and 1000"):
         Pacer(rate)
+
+
+def test_a_slot_missed_by_a_moment_keeps_the_schedule():
+    """A process not scheduled for a few ms sends the missed slot at once; later slots keep their times."""
+    clock = Clock()
+    pacer = Pacer(100, clock=clock)
+    assert [round(pacer.reserve(), 3) for _ in range(3)] == [0, 0.01, 0.02]  # slots at 100.00, .01, .02
+    clock.now += 0.045  # the slot at 100.03 is 15 ms late when asked for
+    assert round(pacer.reserve(), 3) == 0
+    assert round(pacer.reserve(), 3) == 0  # 100.04: 5 ms late as well
+    assert round(pacer.reserve(), 3) == 0.005  # 100.05: on schedule
