@@ -273,7 +273,9 @@ def main(argv: list[str]) -> int:
         ]
         if args.soak:
             paced.append(provider_run(recipients(60_000, 3_000_000), 1000.0, "soak"))
-    where = "nginx stub (benchmarks/nginx)" if use_nginx else "the sandbox (nginx is not installed, or --sandbox)"
+    where = (
+        "nginx stub (benchmarks/nginx)" if use_nginx else "the sandbox (nginx is not installed, or --sandbox)"
+    )
     print(f"WhatsApp template sends against {where}, one process, client CPU = process CPU time:")
     print(f"  {'client':<58} {'msg/s':>8} {'CPU ms/msg':>11} {'cores':>6}")
 
