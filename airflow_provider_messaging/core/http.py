@@ -9,16 +9,21 @@ as httpx's own ``Client`` and ``AsyncClient`` do. What is retried is decided by 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from .errors import ConfigurationError, MessagingError
 from .retry import RetryPolicy, acall_with_retries, call_with_retries
+
+if TYPE_CHECKING:
+    from .aiohttp_io import AiohttpIO
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -125,8 +130,27 @@ class Session:
         self.http.close()
 
 
+ASYNC_CLIENT_ENV = "AIRFLOW__MESSAGING__ASYNC_HTTP_CLIENT"
+
+
+def async_io() -> str:
+    """Which library does the async sessions' I/O: ``aiohttp`` (the default, when installed) or ``httpx``.
+
+    Setting ``AIRFLOW__MESSAGING__ASYNC_HTTP_CLIENT=httpx`` keeps everything on httpx (e.g. to mock
+    requests with respx); see :mod:`.aiohttp_io` for why aiohttp is the default.
+    """
+    if os.environ.get(ASYNC_CLIENT_ENV, "").strip().lower() == "httpx":
+        return "httpx"
+    return "aiohttp" if importlib.util.find_spec("aiohttp") is not None else "httpx"
+
+
 class AsyncSession:
-    """Non-blocking twin of :class:`Session`."""
+    """Non-blocking twin of :class:`Session`: the same calls, the same errors.
+
+    Requests go through aiohttp (:mod:`.aiohttp_io`), or through httpx when a ``transport`` is
+    given, the session holds one connection, or :func:`async_io` says so; ``http`` (an
+    ``httpx.AsyncClient``) streams downloads.
+    """
 
     def __init__(
         self,
@@ -138,14 +162,35 @@ class AsyncSession:
         max_connections: int = 100,
     ) -> None:
         self.api, self.policy = api, policy
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self.http = http_client(httpx.AsyncClient, api.label, transport=transport, timeout=timeout,
-                                limits=limits, **api.client_options())  # fmt: skip
+        self._timeout, self._transport, self._max_connections = timeout, transport, max_connections
+        self._http: httpx.AsyncClient | None = None
+        self._aio: AiohttpIO | None = None
+        # one request at a time (a single send, a notification) stays on httpx, imported already:
+        # importing aiohttp (0.16 s) pays off only where many requests follow
+        if transport is None and max_connections > 1 and async_io() == "aiohttp":
+            from .aiohttp_io import AiohttpIO
+
+            self._aio = AiohttpIO(api.client_options(), timeout=timeout, max_connections=max_connections)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            n = self._max_connections
+            self._http = httpx.AsyncClient(
+                transport=self._transport, timeout=self._timeout,
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n), **self.api.client_options(),
+            )  # fmt: skip
+        return self._http
+
+    async def _request(self, call: Call[Any]) -> httpx.Response:
+        if self._aio is not None:
+            return await self._aio.request(call)
+        return await self.http.request(call.method, call.path, **call.options)
 
     async def __call__(self, call: Call[T]) -> T:
         async def attempt() -> T:
             try:
-                response = await self.http.request(call.method, call.path, **call.options)
+                response = await self._request(call)
             except REFUSED_LOCALLY as exc:
                 raise refused_locally(self.api.label, call.action, exc) from None
             except httpx.HTTPError as exc:
@@ -164,7 +209,11 @@ class AsyncSession:
             call = page.next
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._aio is not None:
+            await self._aio.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 CONNECTIONS_PER_CLIENT = 4
@@ -178,13 +227,15 @@ async def client_shards(
 
     httpx's connection pool costs more CPU per request the more connections it holds (measured:
     one pool of 32 connections sends about a quarter as many messages per second as 8 pools of
-    4; see README, Performance), so many sends in flight are spread over small pools.
+    4; see README, Performance), so on httpx many sends in flight are spread over small pools.
+    aiohttp's pool has no such cost: there it is one client with ``concurrency`` connections.
     """
-    count = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+    per_client = CONNECTIONS_PER_CLIENT if async_io() == "httpx" else max(1, concurrency)
+    count = max(1, -(-concurrency // per_client))
     async with AsyncExitStack() as stack:
         clients: list[C] = []
         for _ in range(count):
-            client = await make(CONNECTIONS_PER_CLIENT)
+            client = await make(per_client)
             clients.append(await stack.enter_async_context(client))  # type: ignore[arg-type]
         turn = itertools.cycle(clients)
         yield lambda: next(turn)

@@ -10,11 +10,14 @@ further limit is hit.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 MAX_RATE = 1000.0  # WhatsApp's highest per-number throughput; nothing here needs more
+CATCH_UP = 0.05  # seconds a slot may be late and still keep the schedule (longer: the pacer starts anew)
+TICK = 0.02  # seconds: sends whose slots fall in one tick wake together, in one turn of the event loop
 LATE_SLOT = 0.1  # seconds a shared slot may be missed by and still be used
 
 
@@ -70,7 +73,12 @@ class Pacer:
         self._recover(now)
         start = max(now, self._paused_until)
         if self.rate is not None and self.shared is None:
-            start = max(start, self._next_slot)
+            if 0 < now - self._next_slot <= CATCH_UP:
+                # the slot passed a moment ago (the process was not scheduled in time): the send
+                # takes it now and the schedule stays, instead of every later slot slipping
+                start = max(self._next_slot, self._paused_until)
+            else:
+                start = max(start, self._next_slot)
             self._next_slot = start + 1.0 / (self.rate * self._factor)
         if recipient is not None and self.recipient_interval > 0:
             start = max(start, self._last_to.get(recipient, -1e9) + self.recipient_interval)
@@ -81,9 +89,18 @@ class Pacer:
         return max(0.0, start - now)
 
     async def wait(self, recipient: str | None = None) -> None:
+        """Sleep until this send's slot, rounded up to the next :data:`TICK`.
+
+        The slots keep their spacing (so the rate over any window longer than a tick is the
+        configured one); only the waking is grouped: at 1,000 msg/s twenty sends wake at once every
+        20 ms instead of one every millisecond, so a paced run's CPU goes into sends, not wake-ups
+        (measured at 500 msg/s: 0.88 ms of CPU per message with 5 ms ticks, 0.80 with 10 ms, 0.66-0.77
+        with 20 ms).
+        """
         delay = self.reserve(recipient)
         if delay > 0:
-            await asyncio.sleep(delay)
+            now = self._clock()
+            await asyncio.sleep(math.ceil((now + delay) / TICK) * TICK - now)
         while self.shared is not None and self.rate is not None:
             when, pause = await self.shared.slot(self.rate * self._factor)
             if pause > 0:  # another task sending from this number was rate limited

@@ -37,8 +37,20 @@ def test_number_prefixes() -> tuple[str, ...]:
     return tuple("+" + p.strip().lstrip("+") for p in raw.split(",") if p.strip())
 
 
+_VALID: dict[str, str] = {}  # text -> E.164 of numbers valid in their numbering plan, recently checked
+_VALID_KEPT = 4096
+
+
 def normalize_e164(value: object, field: str = "to") -> str:
-    """Return ``value`` as ``+<country><number>`` or raise ``ValidationError`` naming ``field``."""
+    """Return ``value`` as ``+<country><number>`` or raise ``ValidationError`` naming ``field``.
+
+    A number found valid is remembered for a while: a broadcast checks each row's number, and the
+    message built from the row checks it again.
+    """
+    if isinstance(value, str):
+        known = _VALID.get(value)
+        if known is not None:
+            return known
     import phonenumbers
 
     if not isinstance(value, str) or not value.strip():
@@ -73,7 +85,14 @@ def normalize_e164(value: object, field: str = "to") -> str:
             "Check for a missing or extra digit",
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not phonenumbers.is_valid_number(number) and not e164.startswith(test_number_prefixes()):
+    main_region = phonenumbers.region_code_for_country_code(number.country_code or 0)
+    # valid in the country code's main region (the US for +1) settles it without trying the others
+    if phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number):
+        if len(_VALID) >= _VALID_KEPT:
+            _VALID.clear()
+        _VALID[value] = _VALID[e164] = e164
+        return e164
+    if not e164.startswith(test_number_prefixes()):
         raise ValidationError(
             field,
             f"{text!r} is not a valid number in the numbering plan of country code +{number.country_code}",

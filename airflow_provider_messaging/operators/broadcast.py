@@ -149,7 +149,9 @@ class _BroadcastOperator(BaseOperator):
             shard = Shard.of(self.shard)
             self.before_sending()
         rate = self.effective_rate
-        concurrency = self.concurrency or (32 if rate is None else min(64, max(4, int(rate // 2))))
+        # unpaced: 64 in flight; more sends per turn of the event loop and larger ledger groups
+        # cost less CPU per message (measured, 8 -> 64: 0.73-0.92 -> 0.56-0.67 ms)
+        concurrency = self.concurrency or (64 if rate is None else min(64, max(4, int(rate // 2))))
         try:
             total = count_rows(self.recipients, self.csv_path)
         except OSError as exc:
@@ -262,7 +264,8 @@ class SignalWireBroadcastOperator(_BroadcastOperator):
     :param custom_variables: up to 20 text pairs echoed in every status callback; ``api="native"`` only.
     :param to_column: the column holding the number (default ``to``).
     :param rate: messages per second for this sender (up to 1,000).
-    :param concurrency: requests in flight at once (default: half the rate, 4 to 64).
+    :param concurrency: requests in flight at once (default: half the rate, 4 to 64; 64 with
+        ``pacing=False``).
     :param on_unknown: ``"skip"`` (default) or ``"resend"`` sends whose outcome an earlier try lost.
     :param force_resend: send again to recipients an earlier try already sent to.
     :param progress_interval: seconds between progress lines in the task log.

@@ -68,14 +68,28 @@ class LedgerScope:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+_CLAIM_COLUMNS = ("key", "service", "dag_id", "task_id", "run_id", "map_index", "recipient", "state",
+                  "try_number", "updated_at")  # fmt: skip
+_SQLITE_CLAIM = (
+    f"INSERT INTO {send_ledger.name} ({', '.join(_CLAIM_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _CLAIM_COLUMNS)}) ON CONFLICT (key) DO NOTHING"
+)
+_RECORD_PARAMS = ("state", "message_id", "error_code", "updated_at", "k")
+_SQLITE_RECORD = (
+    f"UPDATE {send_ledger.name} SET state = ?, message_id = ?, error_code = ?, updated_at = ? WHERE key = ?"
+)
+
+
 def _int(value: Any, default: int) -> int:
     return default if value is None else int(value)
 
 
+_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def content_digest(content: Any) -> str:
     """A stable digest of what is sent (JSON-able), so changed content counts as a new message."""
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(_DIGEST_ENCODER.encode(content).encode()).hexdigest()[:32]
 
 
 class SendLedger:
@@ -115,6 +129,8 @@ class SendLedger:
             }
             for key, recipient in dict(items).items()
         ]  # fmt: skip
+        if self.writes_are_local and self._claim_all_sqlite(rows):
+            return {str(row["key"]): Decision(Action.SEND) for row in rows}
         decisions: dict[str, Decision] = {}
         c = send_ledger.c
         with self.store.engine.begin() as conn:
@@ -146,6 +162,21 @@ class SendLedger:
                 decisions[key] = decision
         return decisions
 
+    def _claim_all_sqlite(self, rows: list[dict[str, object]]) -> bool:
+        """Claim every row with one plain ``executemany``, or change nothing and return False.
+
+        The common case (no key claimed before) without SQLAlchemy's per-row statement work, which
+        was most of a send's ledger cost: the driver inserts, and the count of inserted rows says
+        whether every key was new. If one was not, the transaction is rolled back and the general
+        path decides key by key.
+        """
+        params = [tuple(row[c] for c in _CLAIM_COLUMNS) for row in rows]
+        with self.store.engine.connect() as conn, conn.begin() as transaction:
+            if conn.exec_driver_sql(_SQLITE_CLAIM, params).rowcount == len(rows):
+                return True
+            transaction.rollback()
+        return False
+
     def _decide(self, state: str, run_id: str, try_number: int, message_id: str | None) -> Decision:
         if run_id == self.scope.run_id and try_number >= self.scope.try_number:
             return Decision(
@@ -173,6 +204,10 @@ class SendLedger:
             for o in outcomes
         ]
         if not params:
+            return
+        if self.writes_are_local:  # one plain executemany: SQLAlchemy's per-row work costs more
+            with self.store.engine.begin() as conn:
+                conn.exec_driver_sql(_SQLITE_RECORD, [tuple(p[c] for c in _RECORD_PARAMS) for p in params])
             return
         from sqlalchemy import bindparam
 

@@ -202,3 +202,37 @@ def test_a_rate_limit_on_one_recipient_makes_only_that_recipient_wait(sleeps):
     assert report.accepted == 3 and report.rate_limited == 1
     assert eng.pacer.slow_downs == 0  # nobody else paused
     assert 12.0 in sleeps  # the service's own spacing (6 s), doubled after the first refusal
+
+
+def test_each_claim_is_in_the_store_before_its_request_and_every_outcome_after_the_run(ledger_store, sleeps):
+    """Claims and outcomes are written in groups (windows in a paced run), never after the request."""
+    from sqlalchemy import select
+
+    from airflow_provider_messaging.store.store import send_ledger
+
+    eng = engine(FakeService(), ledger_store, concurrency=8, rate=1000.0)
+    seen: list[str | None] = []
+
+    class CheckingService(FakeService):
+        async def send(self, item):
+            key = eng.ledger.key(item.recipient, item.content)
+            with ledger_store.engine.connect() as conn:
+                seen.append(
+                    conn.execute(select(send_ledger.c.state).where(send_ledger.c.key == key)).scalar()
+                )
+            return await super().send(item)
+
+    eng.sender = CheckingService()
+    report = run(eng, NUMBERS)
+    assert report.accepted == len(NUMBERS)
+    assert seen == ["pending"] * len(NUMBERS)
+    assert eng.ledger.counts() == {"accepted": len(NUMBERS)}
+
+
+def test_a_run_leaves_the_cycle_collector_as_it_found_it(sleeps):
+    import gc
+
+    before = gc.get_threshold()
+    run(engine(FakeService(), concurrency=4), NUMBERS[:5])
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -107,3 +107,14 @@ async def test_a_rate_limit_another_task_met_slows_this_one_without_telling_agai
     pacer = Pacer(200, shared=slots)
     await pacer.wait()
     assert pacer.current_rate == 100 and slots.limits == []
+
+
+def test_a_slot_missed_by_a_moment_keeps_the_schedule():
+    """A process not scheduled for a few ms sends the missed slot at once; later slots keep their times."""
+    clock = Clock()
+    pacer = Pacer(100, clock=clock)
+    assert [round(pacer.reserve(), 3) for _ in range(3)] == [0, 0.01, 0.02]  # slots at 100.00, .01, .02
+    clock.now += 0.045  # the slot at 100.03 is 15 ms late when asked for
+    assert round(pacer.reserve(), 3) == 0
+    assert round(pacer.reserve(), 3) == 0  # 100.04: 5 ms late as well
+    assert round(pacer.reserve(), 3) == 0.005  # 100.05: on schedule
