@@ -184,6 +184,8 @@ def _cut_deep(text: str, limit: int) -> str:
                 out += [text[pos:cut_from], "null"]
                 pos, cut_from = token.end(), -1
             depth -= 1
+    if cut_from >= 0:
+        raise ValueError("an array or object is never closed")
     out.append(text[pos:])
     return "".join(out)
 
@@ -199,7 +201,11 @@ def load_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_int=_int)
     except RecursionError:
+        pass
+    try:
         return json.loads(_cut_deep(body.decode("utf-8"), MAX_JSON_DEPTH), parse_int=_int)
+    except RecursionError as exc:
+        raise ValueError("nested too deep") from exc
 
 
 class Receiver:
