@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +55,12 @@ def _webhooks_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--store-url", default=None, help="SQLAlchemy URL of the store (default: [messaging] store_url)"
     )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: at thousands of webhooks a second the access log costs "
+        "more than the work; refusals and skipped events are logged either way)",
+    )
     p.set_defaults(func=_run_webhooks)
 
 
@@ -67,7 +74,10 @@ def _run_webhooks(args: argparse.Namespace) -> int:
     store = MessageStore(args.store_url)
     print(f"webhooks: writing to {store.describe()}", file=sys.stderr)
     start_responder(store)  # records answers given by message to human-in-the-loop questions
-    uvicorn.run(create_webhook_app(store=store), host=args.host, port=args.port, log_level="info")
+    app = create_webhook_app(
+        store=store, name=f"{socket.gethostname()}:{args.port} (airflow-messaging webhooks)"
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=args.access_log)
     return 0
 
 

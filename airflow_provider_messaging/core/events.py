@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .states import MessageState
@@ -56,7 +57,7 @@ class StatusEvent:
     # two deliveries the same event; otherwise the service's timestamp does.
     same_event_key: str | None = None
 
-    @property
+    @cached_property  # a frozen dataclass's __dict__ still takes it
     def fingerprint(self) -> str:
         """Identity of the event: a webhook delivered twice has the same fingerprint."""
         when = self.same_event_key if self.same_event_key is not None else f"{self.timestamp:.6f}"

@@ -295,6 +295,40 @@ def _short(ident: str) -> str:
     return ident if len(ident) <= 80 else ident[:77] + "..."
 
 
+# PostgreSQL takes a batch as one JSON document (``json_to_recordset``): one statement of constant
+# text and one parameter whatever the batch size, encoded by the C JSON encoder. A multi-row VALUES
+# list is a new statement for every batch size (parsed in Python by the driver, then by the server)
+# and array parameters are escaped element by element in Python: both measured several times slower.
+_EVENTS_CONFLICT = "ON CONFLICT (fingerprint) DO NOTHING RETURNING fingerprint"
+_INBOUND_CONFLICT = "ON CONFLICT (service, message_id) DO NOTHING RETURNING service, message_id"
+_STATUS_UPDATED = ("state", "rank", "event_ts", "raw_status", "error_code", "error_title", "error_details",
+                   "recipient", "correlation", "updated_at")  # fmt: skip
+_STATUS_CONFLICT = (
+    "ON CONFLICT (service, message_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _STATUS_UPDATED)
+    + " WHERE EXCLUDED.rank > messaging_message_status.rank OR (EXCLUDED.rank = messaging_message_status.rank"
+    " AND EXCLUDED.event_ts >= messaging_message_status.event_ts)"
+)
+_PG_TYPE = {Float: "double precision", Integer: "integer"}
+_recordset_sql: dict[tuple[str, tuple[str, ...], str], Any] = {}
+
+
+def _recordset(conn: Any, table: Table, rows: list[dict[str, Any]], conflict: str) -> list[Any]:
+    """Insert ``rows`` into ``table`` on PostgreSQL in one statement; the rows ``conflict`` returns."""
+    columns = tuple(rows[0])
+    key = (table.name, columns, conflict)
+    stmt = _recordset_sql.get(key)
+    if stmt is None:
+        names = ", ".join(columns)
+        types = ", ".join(f"{c} {_PG_TYPE.get(type(table.c[c].type), 'text')}" for c in columns)
+        stmt = _recordset_sql[key] = text(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} "
+            f"FROM json_to_recordset(CAST(:rows AS json)) AS r({types}) {conflict}"
+        )
+    result = conn.execute(stmt, {"rows": json.dumps(rows, separators=(",", ":"))})
+    return list(result.all()) if result.returns_rows else []
+
+
 def default_store_url() -> str:
     """``[messaging] store_url`` (env ``AIRFLOW__MESSAGING__STORE_URL``), else SQLite in AIRFLOW_HOME."""
     url = os.environ.get("AIRFLOW__MESSAGING__STORE_URL", "")
@@ -472,15 +506,19 @@ class MessageStore:
         """Insert in the open transaction; the fingerprints and inbound keys that were new."""
         new: set[str] = set()
         new_inbound: set[tuple[str, str]] = set()
+        postgresql = self.engine.dialect.name == "postgresql"
         if status_rows:
-            unique = list({row["fingerprint"]: (ev, row) for ev, row in reversed(status_rows)}.values())
-            stmt = (
-                insert_for(self.engine, status_events)
-                .on_conflict_do_nothing(index_elements=["fingerprint"])
-                .returning(status_events.c.fingerprint)
-            )
-            for chunk in _chunks([row for _, row in unique]):
-                new.update(conn.execute(stmt, chunk).scalars().all())
+            rows = list({row["fingerprint"]: row for _, row in reversed(status_rows)}.values())
+            if postgresql:
+                new.update(f for (f,) in _recordset(conn, status_events, rows, _EVENTS_CONFLICT))
+            else:
+                stmt = (
+                    insert_for(self.engine, status_events)
+                    .on_conflict_do_nothing(index_elements=["fingerprint"])
+                    .returning(status_events.c.fingerprint)
+                )
+                for chunk in _chunks(rows):
+                    new.update(conn.execute(stmt, chunk).scalars().all())
             # only new events move states; of several for one message the best is written: the
             # upsert keeps the higher (rank, timestamp) anyway, and one statement may not touch a
             # row twice on PostgreSQL
@@ -492,17 +530,26 @@ class MessageStore:
                 held = best.get(key)
                 if held is None or (ev.state.rank, ev.timestamp) >= (held.state.rank, held.timestamp):
                     best[key] = ev
-            for chunk in _chunks([_status_row(ev, now) for ev in best.values()]):
-                conn.execute(self._status_upsert(), chunk)
+            states = [_status_row(ev, now) for ev in best.values()]
+            if postgresql and states:
+                _recordset(conn, message_status, states, _STATUS_CONFLICT)
+            else:
+                for chunk in _chunks(states):
+                    conn.execute(self._status_upsert(), chunk)
         if inbound_rows:
             rows = list({(r["service"], r["message_id"]): r for _, r in reversed(inbound_rows)}.values())
-            stmt = (
-                insert_for(self.engine, inbound_messages)
-                .on_conflict_do_nothing(index_elements=["service", "message_id"])
-                .returning(inbound_messages.c.service, inbound_messages.c.message_id)
-            )
-            for chunk in _chunks(rows):
-                new_inbound.update((s, m) for s, m in conn.execute(stmt, chunk).all())
+            if postgresql:
+                new_inbound.update(
+                    (s, m) for s, m in _recordset(conn, inbound_messages, rows, _INBOUND_CONFLICT)
+                )
+            else:
+                stmt = (
+                    insert_for(self.engine, inbound_messages)
+                    .on_conflict_do_nothing(index_elements=["service", "message_id"])
+                    .returning(inbound_messages.c.service, inbound_messages.c.message_id)
+                )
+                for chunk in _chunks(rows):
+                    new_inbound.update((s, m) for s, m in conn.execute(stmt, chunk).all())
         return new, new_inbound
 
     def _status_upsert(self) -> Any:
