@@ -238,6 +238,14 @@ def start_receiver(store_url: str, port: int, workdir: str, extra_args: list[str
     raise RuntimeError(f"the receiver did not start; see {workdir}/receiver.log")
 
 
+def _cpu(process: object) -> float:
+    try:
+        times = process.cpu_times()  # type: ignore[attr-defined]
+    except Exception:  # a worker that has ended
+        return 0.0
+    return float(times.user + times.system)
+
+
 def warm_up(port: int) -> None:
     """One signed POST answered before the clock starts: the connection is looked up (Airflow's
     modules imported) on the first request, as a running receiver has long done."""
@@ -280,7 +288,9 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
     try:
         warm_up(port)
         server = psutil.Process(proc.pid)
-        cpu_before = server.cpu_times()
+        processes = [server, *server.children(recursive=True)]  # uvicorn's workers, with --workers
+        cpu_before = sum(_cpu(p) for p in processes)
+        load_before = os.getloadavg()[0]
         own_cpu = time.process_time()
         wall = time.monotonic()
         try:
@@ -290,7 +300,8 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
         except ImportError:
             results = asyncio.run(run_load(port, load.requests, rate, connections))
         wall = time.monotonic() - wall
-        cpu_after = server.cpu_times()
+        cpu_after = sum(_cpu(p) for p in processes)
+        load_after = os.getloadavg()[0]
         own_cpu = (time.process_time() - own_cpu) / wall
     finally:
         proc.terminate()
@@ -298,7 +309,7 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / wall
+    cpu = (cpu_after - cpu_before) / wall
     sent = len(load.requests)
     answered = sum(results.statuses.values())
     lat = sorted(results.latencies) or [float("nan")]
@@ -311,14 +322,16 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
     duration = results.last_sent - results.started
     print(
         f"{label}: {sent} signed status POSTs (1 event each, {len(load.expected_events)} distinct) over "
-        f"{duration:.1f} s at {rate:.0f}/s offered, {connections} connections\n"
+        f"{duration:.1f} s at {rate:.0f}/s offered, {connections} connections"
+        f"{', receiver ' + ' '.join(extra_args) if extra_args else ''}\n"
         f"  answered {answered}/{sent} ({', '.join(f'{k}: {v}' for k, v in sorted(results.statuses.items()))}"
         f"{', errors: ' + str(results.errors) if results.errors else ''}); "
         f"{answered / duration:.0f} req/s, {answered / duration:.0f} events/s\n"
         f"  latency p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms\n"
         f"  stored once: {once}/{len(load.expected_events)} events ({stored} rows); "
         f"final states correct: {correct}/{messages} ({100 * correct / max(messages, 1):.1f} %)\n"
-        f"  receiver CPU: {cpu * 100:.0f} % of one core, load generator {own_cpu * 100:.0f} %  -> {'PASS' if ok else 'FAIL'} "
+        f"  receiver CPU: {cpu * 100:.0f} % of one core, load generator {own_cpu * 100:.0f} %; machine load "
+        f"average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores  -> {'PASS' if ok else 'FAIL'} "
         f"(goal: every request answered 200, every event stored once, every state right, p99 < 1 s)",
         flush=True,
     )

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    and_,
     create_engine,
     event,
     func,
-    or_,
     select,
     text,
 )
@@ -184,8 +182,6 @@ def inbound_from_row(row: Any) -> InboundMessage:
 
 # -- rows as the database takes them -------------------------------------------------------------
 
-CHUNK = 500  # rows per statement: far below SQLite's and PostgreSQL's limits on parameters
-
 
 @dataclass
 class WriteResult:
@@ -273,11 +269,6 @@ def _inbound_row(message: InboundMessage, now: float) -> dict[str, Any]:
     }
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
-
-
 def _unstorable(exc: BaseException) -> bool:
     """The database refused a value (too long, not allowed, a constraint), as opposed to the
     store being unreachable or locked; only the first kind is a reason to skip an event."""
@@ -295,10 +286,11 @@ def _short(ident: str) -> str:
     return ident if len(ident) <= 80 else ident[:77] + "..."
 
 
-# PostgreSQL takes a batch as one JSON document (``json_to_recordset``): one statement of constant
-# text and one parameter whatever the batch size, encoded by the C JSON encoder. A multi-row VALUES
-# list is a new statement for every batch size (parsed in Python by the driver, then by the server)
-# and array parameters are escaped element by element in Python: both measured several times slower.
+# A batch goes to the database as one JSON document and one statement of constant text, whatever
+# its size: ``json_to_recordset`` on PostgreSQL, ``json_each`` on SQLite, the document made by the
+# C JSON encoder. Measured slower: SQLAlchemy's multi-row VALUES (a new statement for every batch
+# size, parsed in Python by the driver and again by the server; per-row parameter processing) and
+# PostgreSQL arrays (escaped element by element in Python).
 _EVENTS_CONFLICT = "ON CONFLICT (fingerprint) DO NOTHING RETURNING fingerprint"
 _INBOUND_CONFLICT = "ON CONFLICT (service, message_id) DO NOTHING RETURNING service, message_id"
 _STATUS_UPDATED = ("state", "rank", "event_ts", "raw_status", "error_code", "error_title", "error_details",
@@ -310,22 +302,27 @@ _STATUS_CONFLICT = (
     " AND EXCLUDED.event_ts >= messaging_message_status.event_ts)"
 )
 _PG_TYPE = {Float: "double precision", Integer: "integer"}
-_recordset_sql: dict[tuple[str, tuple[str, ...], str], Any] = {}
+_recordset_sql: dict[tuple[str, str, tuple[str, ...], str], Any] = {}
 
 
 def _recordset(conn: Any, table: Table, rows: list[dict[str, Any]], conflict: str) -> list[Any]:
-    """Insert ``rows`` into ``table`` on PostgreSQL in one statement; the rows ``conflict`` returns."""
+    """Insert ``rows`` (dicts with the same keys) into ``table`` in one statement; what ``conflict``
+    returns."""
     columns = tuple(rows[0])
-    key = (table.name, columns, conflict)
+    dialect = conn.dialect.name
+    key = (dialect, table.name, columns, conflict)
     stmt = _recordset_sql.get(key)
     if stmt is None:
         names = ", ".join(columns)
-        types = ", ".join(f"{c} {_PG_TYPE.get(type(table.c[c].type), 'text')}" for c in columns)
-        stmt = _recordset_sql[key] = text(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} "
-            f"FROM json_to_recordset(CAST(:rows AS json)) AS r({types}) {conflict}"
-        )
-    result = conn.execute(stmt, {"rows": json.dumps(rows, separators=(",", ":"))})
+        if dialect == "postgresql":
+            types = ", ".join(f"{c} {_PG_TYPE.get(type(table.c[c].type), 'text')}" for c in columns)
+            source = f"SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) AS r({types})"
+        else:  # SQLite: rows as arrays; "WHERE true" tells its parser the SELECT ends before ON CONFLICT
+            values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+            source = f"SELECT {values} FROM json_each(:rows) WHERE true"
+        stmt = _recordset_sql[key] = text(f"INSERT INTO {table.name} ({names}) {source} {conflict}")
+    document = rows if dialect == "postgresql" else [list(row.values()) for row in rows]
+    result = conn.execute(stmt, {"rows": json.dumps(document, separators=(",", ":"))})
     return list(result.all()) if result.returns_rows else []
 
 
@@ -506,22 +503,12 @@ class MessageStore:
         """Insert in the open transaction; the fingerprints and inbound keys that were new."""
         new: set[str] = set()
         new_inbound: set[tuple[str, str]] = set()
-        postgresql = self.engine.dialect.name == "postgresql"
         if status_rows:
             rows = list({row["fingerprint"]: row for _, row in reversed(status_rows)}.values())
-            if postgresql:
-                new.update(f for (f,) in _recordset(conn, status_events, rows, _EVENTS_CONFLICT))
-            else:
-                stmt = (
-                    insert_for(self.engine, status_events)
-                    .on_conflict_do_nothing(index_elements=["fingerprint"])
-                    .returning(status_events.c.fingerprint)
-                )
-                for chunk in _chunks(rows):
-                    new.update(conn.execute(stmt, chunk).scalars().all())
+            new.update(f for (f,) in _recordset(conn, status_events, rows, _EVENTS_CONFLICT))
             # only new events move states; of several for one message the best is written: the
             # upsert keeps the higher (rank, timestamp) anyway, and one statement may not touch a
-            # row twice on PostgreSQL
+            # row twice
             best: dict[tuple[str, str], StatusEvent] = {}
             for ev, row in status_rows:
                 if row["fingerprint"] not in new:
@@ -530,50 +517,14 @@ class MessageStore:
                 held = best.get(key)
                 if held is None or (ev.state.rank, ev.timestamp) >= (held.state.rank, held.timestamp):
                     best[key] = ev
-            states = [_status_row(ev, now) for ev in best.values()]
-            if postgresql and states:
-                _recordset(conn, message_status, states, _STATUS_CONFLICT)
-            else:
-                for chunk in _chunks(states):
-                    conn.execute(self._status_upsert(), chunk)
+            if best:
+                _recordset(
+                    conn, message_status, [_status_row(ev, now) for ev in best.values()], _STATUS_CONFLICT
+                )
         if inbound_rows:
             rows = list({(r["service"], r["message_id"]): r for _, r in reversed(inbound_rows)}.values())
-            if postgresql:
-                new_inbound.update(
-                    (s, m) for s, m in _recordset(conn, inbound_messages, rows, _INBOUND_CONFLICT)
-                )
-            else:
-                stmt = (
-                    insert_for(self.engine, inbound_messages)
-                    .on_conflict_do_nothing(index_elements=["service", "message_id"])
-                    .returning(inbound_messages.c.service, inbound_messages.c.message_id)
-                )
-                for chunk in _chunks(rows):
-                    new_inbound.update((s, m) for s, m in conn.execute(stmt, chunk).all())
+            new_inbound.update((s, m) for s, m in _recordset(conn, inbound_messages, rows, _INBOUND_CONFLICT))
         return new, new_inbound
-
-    def _status_upsert(self) -> Any:
-        stmt = insert_for(self.engine, message_status)
-        current, new = message_status.c, stmt.excluded
-        outranks = or_(
-            new.rank > current.rank, and_(new.rank == current.rank, new.event_ts >= current.event_ts)
-        )
-        return stmt.on_conflict_do_update(
-            index_elements=["service", "message_id"],
-            set_={
-                "state": new.state,
-                "rank": new.rank,
-                "event_ts": new.event_ts,
-                "raw_status": new.raw_status,
-                "error_code": new.error_code,
-                "error_title": new.error_title,
-                "error_details": new.error_details,
-                "recipient": new.recipient,
-                "correlation": new.correlation,
-                "updated_at": new.updated_at,
-            },
-            where=outranks,
-        )
 
     # -- receivers -------------------------------------------------------------------------
 
