@@ -232,7 +232,7 @@ def _status_event_row(ev: StatusEvent, now: float) -> dict[str, Any]:
         "message_id": _required_text(ev.message_id, "message id"),
         "raw_status": _required_text(ev.raw_status, "status"),
         "event_ts": _finite(ev.timestamp, "timestamp"),
-        "payload": to_json(ev.payload) if ev.payload else None,
+        "payload": json.dumps(ev.payload, separators=(",", ":"), default=str) if ev.payload else None,
         "received_at": now,
     }
 
