@@ -14,7 +14,8 @@ Then it checks the store: every event stored once (none missing, none twice), an
 final state what the rank rule says. Figures: requests and events per second, latency p50/p99/max,
 answered, stored once, final states correct, and the receiver's CPU.
 
-Usage: ``python benchmarks/receiver.py [--rate 3000] [--seconds 60] [--store sqlite,postgresql]``.
+Usage: ``python benchmarks/receiver.py [--rate 3000] [--seconds 60] [--store sqlite,postgresql]
+[--connections 128] [--receiver-args="--workers 2"]`` (the defaults shown).
 PostgreSQL is ``MESSAGING_BENCH_POSTGRES_URL`` (default the local test database); it is skipped,
 saying why, when it does not answer. Bounded: the load lasts ``--seconds``, answers are awaited at
 most 60 s more, and every request has a 30 s timeout.
@@ -348,9 +349,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=3000.0, help="POSTs per second (one event each)")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--store", default="sqlite,postgresql")
-    parser.add_argument("--receiver-args", default="", help="extra arguments for airflow-messaging webhooks")
+    parser.add_argument(
+        "--receiver-args",
+        default="--workers 2",
+        help="arguments for airflow-messaging webhooks (default: --workers 2)",
+    )
     args = parser.parse_args()
     ok = True
     for kind in args.store.split(","):
