@@ -74,6 +74,7 @@ class AirflowConnections:
         self.max_entries = max_entries
         self._cache: OrderedDict[tuple[str, str], tuple[float, Credentials | None]] = OrderedDict()
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
 
     def cached(self, service: str, conn_id: str) -> Any:
         """The cached credentials (or None for "no such connection"), else ``_MISSING``."""
@@ -88,13 +89,20 @@ class AirflowConnections:
         hit = self.cached(service, conn_id)
         if hit is not _MISSING:
             return hit
-        found = self._load(service, conn_id)
-        with self._lock:
-            self._cache[(service, conn_id)] = (time.monotonic(), found)
-            self._cache.move_to_end((service, conn_id))
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
-        return found
+        # one look-up at a time: requests arriving together for a connection not yet cached would
+        # each look it up, and the first look-ups import Airflow's models, which is not safe from
+        # several threads at once (seen: circular-import errors under load)
+        with self._loading:
+            hit = self.cached(service, conn_id)
+            if hit is not _MISSING:
+                return hit
+            found = self._load(service, conn_id)
+            with self._lock:
+                self._cache[(service, conn_id)] = (time.monotonic(), found)
+                self._cache.move_to_end((service, conn_id))
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+            return found
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -163,6 +171,10 @@ def _error(status: int, text: str) -> JSONResponse:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class CredentialsUnavailable(Exception):
+    """Looking the connection up failed (not "no such connection"): answered 503."""
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
@@ -263,7 +275,12 @@ class Receiver:
         cached = getattr(self.resolve, "cached", None)
         found = cached(service, conn_id) if cached else _MISSING
         if found is _MISSING:  # a look-up may reach a secrets backend or the metastore
-            found = await run_in_threadpool(self.resolve, service, conn_id)
+            try:
+                found = await run_in_threadpool(self.resolve, service, conn_id)
+            except ConfigurationError:
+                raise
+            except Exception as exc:  # the secrets backend or metastore failed: a passing outage
+                raise CredentialsUnavailable(type(exc).__name__) from exc
         return found  # type: ignore[return-value]
 
     async def signed_body(
@@ -285,6 +302,10 @@ class Receiver:
             found = await self.credentials(service, conn_id)
         except ConfigurationError as exc:  # names the field, never a value
             return self.refuse(service, conn_id, 403, f"connection cannot check signatures: {exc}")
+        except CredentialsUnavailable as exc:
+            return self.refuse(
+                service, conn_id, 503, f"could not read the connection ({exc}); deliver again later"
+            )
         if found is None:
             return self.refuse(service, conn_id, 404, f"no connection named {conn_id[:100]!r}")
         signature = request.headers.get(header) or (
@@ -323,6 +344,8 @@ def whatsapp_router(receiver: Receiver) -> APIRouter:
             found = await receiver.credentials("whatsapp", conn_id)
         except ConfigurationError as exc:
             return receiver.refuse("whatsapp", conn_id, 403, f"connection cannot check tokens: {exc}")
+        except CredentialsUnavailable as exc:
+            return receiver.refuse("whatsapp", conn_id, 503, f"could not read the connection ({exc})")
         if found is None:
             return receiver.refuse("whatsapp", conn_id, 404, f"no connection named {conn_id[:100]!r}")
         q = request.query_params

@@ -262,3 +262,39 @@ def test_unknown_connection_ids_do_not_grow_the_cache(monkeypatch):
     for i in range(20_000):
         assert connections("whatsapp", f"random-{i}") is None
     assert len(connections) == 256
+
+
+def test_connections_are_looked_up_once_at_a_time(monkeypatch):
+    """Requests arriving together for an uncached connection: one look-up (the first imports
+    Airflow's models, which is not safe from several threads at once), the others use its answer."""
+    import threading
+
+    calls, running, most = [], [0], [0]
+
+    def load(service, conn_id):
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        calls.append(conn_id)
+        running[0] -= 1
+        return whatsapp(APP_SECRET)
+
+    monkeypatch.setattr(AirflowConnections, "_load", staticmethod(load))
+    connections = AirflowConnections()
+    threads = [threading.Thread(target=connections, args=("whatsapp", "wa")) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["wa"] and most[0] == 1
+
+
+def test_a_failing_connection_lookup_answers_503_not_500(store, caplog):
+    def broken(service, conn_id):
+        raise RuntimeError("secrets backend unreachable")
+
+    app = create_webhook_app(store=store, credentials=broken)
+    with BackgroundServer(app) as server:
+        answer = post(server, envelope(status("wamid.L1")))
+    assert answer.status_code == 503
+    assert "could not read the connection (RuntimeError)" in caplog.text
