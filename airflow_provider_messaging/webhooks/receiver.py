@@ -108,6 +108,14 @@ class AirflowConnections:
         return len(self._cache)
 
     @staticmethod
+    def prepare() -> None:
+        """Import what a look-up needs (seconds on a busy machine), so no request waits for it."""
+        try:
+            from airflow.models.connection import Connection  # noqa: F401
+        except Exception as exc:  # the first look-up will say what is wrong
+            log.warning("Could not prepare connection look-ups (%s)", type(exc).__name__)
+
+    @staticmethod
     def _load(service: str, conn_id: str) -> Credentials | None:
         from airflow.exceptions import AirflowNotFoundException
         from airflow.models.connection import Connection
@@ -460,6 +468,8 @@ def create_webhook_app(
         # not run when mounted in the api-server (Starlette runs no lifespan of mounted apps):
         # there the first request starts the writer
         receiver.writer.start(SERVICES)
+        if isinstance(receiver.resolve, AirflowConnections):  # import Airflow's models before traffic
+            await run_in_threadpool(AirflowConnections.prepare)
         yield
         await run_in_threadpool(receiver.writer.stop)
 
