@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -54,21 +55,55 @@ def _webhooks_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--store-url", default=None, help="SQLAlchemy URL of the store (default: [messaging] store_url)"
     )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off by default: at thousands of webhooks a second the access log costs "
+        "more than the work; refusals and skipped events are logged either way)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving requests (default 1); each writes its own batches to the store",
+    )
     p.set_defaults(func=_run_webhooks)
 
 
 def _run_webhooks(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from .hitl.responder import start_responder
     from .store.store import MessageStore
-    from .webhooks.receiver import create_webhook_app
 
     store = MessageStore(args.store_url)
     print(f"webhooks: writing to {store.describe()}", file=sys.stderr)
     start_responder(store)  # records answers given by message to human-in-the-loop questions
-    uvicorn.run(create_webhook_app(store=store), host=args.host, port=args.port, log_level="info")
+    # the app is built in each worker process from these (the store URL as given, or the default)
+    os.environ[STORE_URL_VARIABLE] = store.url
+    os.environ[NAME_VARIABLE] = f"{socket.gethostname()}:{args.port} (airflow-messaging webhooks)"
+    uvicorn.run(
+        "airflow_provider_messaging.cli:webhook_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers if args.workers > 1 else None, log_level="info", access_log=args.access_log,
+    )  # fmt: skip
     return 0
+
+
+STORE_URL_VARIABLE = "AIRFLOW__MESSAGING__STORE_URL"
+NAME_VARIABLE = "AIRFLOW_MESSAGING_WEBHOOKS_NAME"
+
+
+def webhook_app() -> object:
+    """The receiver as ``airflow-messaging webhooks`` serves it (built in each worker process)."""
+    import os
+
+    from .store.store import MessageStore
+    from .webhooks.receiver import create_webhook_app
+
+    return create_webhook_app(store=MessageStore(os.environ.get(STORE_URL_VARIABLE)),
+                              name=os.environ.get(NAME_VARIABLE, ""))  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

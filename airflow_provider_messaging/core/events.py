@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .states import MessageState
@@ -15,11 +17,27 @@ class MalformedPayload(ValueError):
 
 
 def number_or(value: Any, default: float) -> float:
-    """``value`` as a number (webhooks send timestamps and counts as text), else ``default``."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+    """``value`` as a finite number (webhooks send timestamps and counts as text), else ``default``
+    (also for ``"nan"`` and ``"inf"``, which ``float`` reads but no timestamp or count can be)."""
+    if isinstance(value, bool):
         return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def text_or_none(value: Any) -> str | None:
+    """A webhook field that should be text: text as is, a number as text, anything else (an
+    object, a list, ``true``) ``None``, so one odd field never costs the event its place."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,7 +57,7 @@ class StatusEvent:
     # two deliveries the same event; otherwise the service's timestamp does.
     same_event_key: str | None = None
 
-    @property
+    @cached_property  # a frozen dataclass's __dict__ still takes it
     def fingerprint(self) -> str:
         """Identity of the event: a webhook delivered twice has the same fingerprint."""
         when = self.same_event_key if self.same_event_key is not None else f"{self.timestamp:.6f}"

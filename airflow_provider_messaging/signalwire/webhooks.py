@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlparse, urlunparse
 
-from ..core.events import InboundMessage, MalformedPayload, StatusEvent, number_or
+from ..core.events import InboundMessage, MalformedPayload, StatusEvent, number_or, text_or_none
 from .errors import SIGNALWIRE_ERRORS
 from .native import epoch
 from .statuses import state_of
@@ -146,34 +146,36 @@ def parse_callback(fields: Mapping[str, Any]) -> StatusEvent | InboundMessage:
         raise MalformedPayload("expected an object of fields")
     if "MessageSid" not in fields and "SmsSid" not in fields and "id" in fields:
         return _native_status(fields)
-    fields = {key: "" if value is None else str(value) for key, value in fields.items()}
-    sid = fields.get("MessageSid") or fields.get("SmsSid")
-    status = fields.get("MessageStatus") or fields.get("SmsStatus")
+    # form fields are text; a JSON body's null is no value (never the text "None"), and an object
+    # or a list where text belongs is no value either
+    text = {key: text_or_none(value) or None for key, value in fields.items()}
+    sid = text.get("MessageSid") or text.get("SmsSid")
+    status = text.get("MessageStatus") or text.get("SmsStatus")
     if not sid or not status:
         raise MalformedPayload("expected MessageSid and MessageStatus fields")
     now = time.time()
-    if status.lower() in ("received", "receiving") or fields.get("Direction") == "inbound":
+    if status.lower() in ("received", "receiving") or text.get("Direction") == "inbound":
         return InboundMessage(
             service="signalwire",
             message_id=sid,
-            sender=fields.get("From", ""),
-            recipient=fields.get("To"),
-            kind="mms" if int(number_or(fields.get("NumMedia"), 0)) else "sms",
-            text=fields.get("Body"),
+            sender=text.get("From") or "",
+            recipient=text.get("To"),
+            kind="mms" if int(number_or(text.get("NumMedia"), 0)) else "sms",
+            text=text.get("Body"),
             timestamp=now,
             payload=dict(fields),
         )
-    code = fields.get("ErrorCode") or None
+    code = text.get("ErrorCode")
     return StatusEvent(
         service="signalwire",
         message_id=sid,
         state=state_of(status),
         raw_status=status,
         timestamp=now,
-        recipient=fields.get("To"),
+        recipient=text.get("To"),
         error_code=code,
         error_title=SIGNALWIRE_ERRORS.meaning(code),
-        error_details=fields.get("ErrorMessage"),
+        error_details=text.get("ErrorMessage"),
         payload=dict(fields),
         same_event_key="callback",
     )
@@ -185,8 +187,7 @@ def _native_status(fields: Mapping[str, Any]) -> StatusEvent:
     sid, status = fields.get("id"), fields.get("status")
     if not isinstance(sid, str) or not sid or not isinstance(status, str) or not status:
         raise MalformedPayload("expected id and status fields")
-    code = fields.get("error_code")
-    code = None if code in (None, "") else str(code)
+    code = text_or_none(fields.get("error_code")) or None
     variables = fields.get("custom_variables")
     return StatusEvent(
         service="signalwire", message_id=sid, state=state_of(status), raw_status=status,
@@ -199,4 +200,4 @@ def _native_status(fields: Mapping[str, Any]) -> StatusEvent:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return text_or_none(value)

@@ -9,6 +9,7 @@ own, the responder that records answers to human-in-the-loop questions given by 
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
@@ -28,9 +29,11 @@ class LazyReceiver:
         with self._lock:
             if self._app is None:
                 from ..hitl.responder import start_responder
-                from .receiver import create_webhook_app
+                from .receiver import SERVICES, create_webhook_app
 
-                self._app = create_webhook_app()
+                self._app = create_webhook_app(name=f"{socket.gethostname()} (airflow api-server)")
+                # mounted apps get no lifespan: the writer starts here, and records the receiver alive
+                self._app.receiver.writer.start(SERVICES)
                 start_responder()  # answers to human-in-the-loop questions arrive here: record them
         return self._app
 

@@ -16,7 +16,7 @@ from ..core.errors import AuthenticationError
 
 def _permission_range(code: str) -> ErrorCode | None:
     """Meta documents 200-299 as one range of API permission errors."""
-    if code.isdigit() and 200 <= int(code) < 300:
+    if len(code) == 3 and code.isdigit() and 200 <= int(code) < 300:  # (a code of 5,000 digits is no int)
         return ErrorCode(code, "API permission error", "grant the token's app the needed permissions",
                          AuthenticationError)  # fmt: skip
     return None

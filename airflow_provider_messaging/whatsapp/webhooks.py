@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.events import InboundMessage, MalformedPayload, StatusEvent, number_or
+from ..core.events import InboundMessage, MalformedPayload, StatusEvent, number_or, text_or_none
 from ..core.states import MessageState
 from .errors import WHATSAPP_ERRORS
 
@@ -23,83 +25,165 @@ STATUS_TO_STATE: dict[str, MessageState] = {
 }
 
 
-def _whatsapp_values(body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+@dataclass
+class Webhook:
+    """What one POST held: the events read, and each one skipped with the reason (an event in a
+    shape Meta does not send is skipped on its own; the events beside it are kept)."""
+
+    statuses: list[StatusEvent] = field(default_factory=list)
+    inbound: list[InboundMessage] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _whatsapp_values(body: Any, skipped: list[str]) -> Iterator[Mapping[str, Any]]:
     if not isinstance(body, Mapping) or not isinstance(body.get("entry"), list):
         raise MalformedPayload("expected a WhatsApp webhook envelope with an 'entry' list")
-    for entry in body["entry"]:
-        for change in (entry or {}).get("changes") or []:
-            if change.get("field") == "messages" and isinstance(change.get("value"), dict):
-                yield change["value"]
+    for e, entry in enumerate(body["entry"]):
+        changes = _mapping(entry).get("changes")
+        if not isinstance(entry, Mapping) or not isinstance(changes, list | None):
+            skipped.append(f"entry {e}: not an object with a 'changes' list")
+            continue
+        for c, change in enumerate(changes or []):
+            if not isinstance(change, Mapping):
+                skipped.append(f"entry {e} change {c}: not an object")
+            elif change.get("field") == "messages":
+                if isinstance(change.get("value"), Mapping):
+                    yield change["value"]
+                else:
+                    skipped.append(f"entry {e} change {c}: 'value' is not an object")
+
+
+def _part(message: Mapping[str, Any], name: Any, *keys: str) -> str | None:
+    """The first of ``keys`` that holds text in the object ``message[name]``."""
+    part = _mapping(message.get(name)) if isinstance(name, str) else {}
+    for key in keys:
+        found = text_or_none(part.get(key))
+        if found:
+            return found
+    return None
 
 
 def _inbound_text(message: Mapping[str, Any]) -> str | None:
     kind = message.get("type")
     if kind == "text":
-        return (message.get("text") or {}).get("body")
+        return _part(message, "text", "body")
     if kind == "button":
-        button = message.get("button") or {}
-        return button.get("text") or button.get("payload")
+        return _part(message, "button", "text", "payload")
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
-        return reply.get("title") or reply.get("id")
+        interactive = _mapping(message.get("interactive"))
+        reply = _mapping(interactive.get("button_reply")) or _mapping(interactive.get("list_reply"))
+        return text_or_none(reply.get("title")) or text_or_none(reply.get("id"))
     if kind in ("image", "video", "document"):
-        return (message.get(kind) or {}).get("caption")
+        return _part(message, kind, "caption")
     if kind == "system":
-        return (message.get("system") or {}).get("body")
+        return _part(message, "system", "body")
     if kind == "reaction":
-        return (message.get("reaction") or {}).get("emoji")
+        return _part(message, "reaction", "emoji")
     return None
 
 
-def parse_webhook(body: Mapping[str, Any]) -> tuple[list[StatusEvent], list[InboundMessage]]:
-    """Every status and inbound message in every entry and change of a Cloud API webhook."""
-    statuses: list[StatusEvent] = []
-    inbound: list[InboundMessage] = []
+def _first_error(errors: Any) -> Mapping[str, Any]:
+    """``errors`` is a list of objects; an object on its own is read as a list of one."""
+    if isinstance(errors, Mapping):
+        return errors
+    return next((e for e in _listed(errors) if isinstance(e, Mapping)), {})
+
+
+def status_event(status: Any, value: Mapping[str, Any], now: float) -> StatusEvent:
+    """One entry of ``value.statuses``; MalformedPayload when it has no id or status text."""
+    if not isinstance(status, Mapping):
+        raise MalformedPayload("a status that is not an object")
+    wamid, raw = text_or_none(status.get("id")), status.get("status")
+    if not wamid:
+        raise MalformedPayload("a status without an 'id'")
+    if not isinstance(raw, str) or not raw:
+        raise MalformedPayload(f"status of {wamid!r} has no 'status' text")
+    error = _first_error(status.get("errors"))
+    code = text_or_none(error.get("code"))
+    timestamp = number_or(status.get("timestamp"), math.nan)
+    group_key = group_event_key(status)
+    return StatusEvent(
+        service="whatsapp",
+        message_id=wamid,
+        state=STATUS_TO_STATE.get(raw.lower(), MessageState.SENT),
+        raw_status=raw,
+        timestamp=now if math.isnan(timestamp) else timestamp,
+        recipient=status_recipient(status, value),
+        error_code=code,
+        error_title=(WHATSAPP_ERRORS.meaning(code) or text_or_none(error.get("title"))) if error else None,
+        error_details=(_part(error, "error_data", "details") or text_or_none(error.get("message")))
+        if error
+        else None,
+        correlation=text_or_none(status.get("biz_opaque_callback_data")),
+        payload=dict(status),
+        # without a timestamp of its own, a redelivery is still recognised as the same event
+        same_event_key=group_key if group_key or not math.isnan(timestamp) else "untimed",
+    )
+
+
+def inbound_message(message: Any, value: Mapping[str, Any], now: float) -> InboundMessage:
+    """One entry of ``value.messages``; MalformedPayload when it has no id."""
+    if not isinstance(message, Mapping):
+        raise MalformedPayload("a message that is not an object")
+    wamid = text_or_none(message.get("id"))
+    if not wamid:
+        raise MalformedPayload("an inbound message without an 'id'")
+    return InboundMessage(
+        service="whatsapp",
+        message_id=wamid,
+        sender=inbound_sender(message, value),
+        recipient=text_or_none(_mapping(value.get("metadata")).get("phone_number_id")),
+        kind=text_or_none(message.get("type")) or "unknown",
+        text=_inbound_text(message),
+        timestamp=number_or(message.get("timestamp"), now),
+        context_id=_part(message, "context", "id"),
+        payload=dict(message),
+        details=inbound_details(message, value),
+    )
+
+
+def read_webhook(body: Any) -> Webhook:
+    """Every status and inbound message in every entry and change of a Cloud API webhook; what
+    cannot be read is skipped with its reason. MalformedPayload only when ``body`` is not a
+    webhook envelope at all."""
+    found = Webhook()
     now = time.time()
-    for value in _whatsapp_values(body):
-        business = (value.get("metadata") or {}).get("phone_number_id")
-        for status in value.get("statuses") or []:
-            if not status.get("id") or not status.get("status"):
-                raise MalformedPayload("a status without 'id' or 'status'")
-            error = (status.get("errors") or [{}])[0]
-            code = error.get("code")
-            statuses.append(
-                StatusEvent(
-                    service="whatsapp",
-                    message_id=str(status["id"]),
-                    state=STATUS_TO_STATE.get(str(status["status"]).lower(), MessageState.SENT),
-                    raw_status=str(status["status"]),
-                    timestamp=number_or(status.get("timestamp"), now),
-                    recipient=status_recipient(status, value),
-                    error_code=None if code is None else str(code),
-                    error_title=(WHATSAPP_ERRORS.meaning(code) or error.get("title")) if error else None,
-                    error_details=((error.get("error_data") or {}).get("details") or error.get("message"))
-                    if error
-                    else None,
-                    correlation=status.get("biz_opaque_callback_data"),
-                    payload=dict(status),
-                    same_event_key=group_event_key(status),
+    for value in _whatsapp_values(body, found.skipped):
+        for kind, items, read in (
+            ("status", value.get("statuses"), status_event),
+            ("message", value.get("messages"), inbound_message),
+        ):
+            if items is not None and not isinstance(items, list):
+                found.skipped.append(
+                    f"'{kind}es' is not a list" if kind == "status" else "'messages' is not a list"
                 )
-            )
-        for message in value.get("messages") or []:
-            if not message.get("id"):
-                raise MalformedPayload("an inbound message without 'id'")
-            inbound.append(
-                InboundMessage(
-                    service="whatsapp",
-                    message_id=str(message["id"]),
-                    sender=inbound_sender(message, value),
-                    recipient=business,
-                    kind=str(message.get("type") or "unknown"),
-                    text=_inbound_text(message),
-                    timestamp=number_or(message.get("timestamp"), now),
-                    context_id=(message.get("context") or {}).get("id"),
-                    payload=dict(message),
-                    details=inbound_details(message, value),
-                )
-            )
-    return statuses, inbound
+                continue
+            for i, item in enumerate(items or []):
+                try:
+                    event = read(item, value, now)
+                except MalformedPayload as exc:
+                    found.skipped.append(f"{kind} {i}: {exc}")
+                    continue
+                except Exception as exc:  # a shape nobody foresaw: skip this event, keep the others
+                    found.skipped.append(f"{kind} {i}: unreadable ({type(exc).__name__})")
+                    continue
+                (found.statuses if kind == "status" else found.inbound).append(event)  # type: ignore[arg-type]
+    return found
+
+
+def parse_webhook(body: Any) -> tuple[list[StatusEvent], list[InboundMessage]]:
+    """Every status and inbound message of a Cloud API webhook (what cannot be read is left out;
+    ``read_webhook`` says what and why)."""
+    found = read_webhook(body)
+    return found.statuses, found.inbound
 
 
 # -- who: phone numbers, business-scoped user ids, usernames, groups ----------------------------
@@ -109,7 +193,7 @@ def parse_webhook(body: Mapping[str, Any]) -> tuple[list[StatusEvent], list[Inbo
 
 
 def _contact(value: Mapping[str, Any], phone: Any, user_id: Any) -> Mapping[str, Any]:
-    contacts = [c for c in value.get("contacts") or [] if isinstance(c, Mapping)]
+    contacts = [c for c in _listed(value.get("contacts")) if isinstance(c, Mapping)]
     for contact in contacts:
         if (phone and contact.get("wa_id") == phone) or (user_id and contact.get("user_id") == user_id):
             return contact
@@ -118,40 +202,48 @@ def _contact(value: Mapping[str, Any], phone: Any, user_id: Any) -> Mapping[str,
 
 def status_recipient(status: Mapping[str, Any], value: Mapping[str, Any]) -> str | None:
     """The phone number when Meta gives one, else the BSUID (the group id for a group message)."""
-    found = status.get("recipient_id") or status.get("recipient_user_id")
+    found = text_or_none(status.get("recipient_id")) or text_or_none(status.get("recipient_user_id"))
     if found:
-        return str(found)
+        return found
     contact = _contact(value, None, None)
-    return contact.get("wa_id") or contact.get("user_id") or None
+    return text_or_none(contact.get("wa_id")) or text_or_none(contact.get("user_id")) or None
 
 
 def group_event_key(status: Mapping[str, Any]) -> str | None:
     """A group message has one status per participant: each participant's receipt is an event."""
     if status.get("recipient_type") != "group":
         return None
-    participant = status.get("recipient_participant_id") or status.get("recipient_participant_user_id")
-    return f"{status.get('timestamp')}|{participant}"
+    participant = text_or_none(status.get("recipient_participant_id")) or text_or_none(
+        status.get("recipient_participant_user_id")
+    )
+    return f"{text_or_none(status.get('timestamp'))}|{participant}"
 
 
 def inbound_sender(message: Mapping[str, Any], value: Mapping[str, Any]) -> str:
     """The phone number when the user shares it, else their BSUID."""
-    if message.get("from"):
-        return str(message["from"])
-    found = message.get("from_user_id") or _contact(value, None, None).get("user_id")
-    return str(found or "")
+    found = text_or_none(message.get("from"))
+    if found:
+        return found
+    found = text_or_none(message.get("from_user_id")) or text_or_none(
+        _contact(value, None, None).get("user_id")
+    )
+    return found or ""
 
 
 def inbound_details(message: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any]:
     """What an inbound message says beyond text: the user's ids and username, a file, a system notice."""
     contact = _contact(value, message.get("from"), message.get("from_user_id"))
-    found = contact.get("profile")
-    profile: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    profile = _mapping(contact.get("profile"))
+
+    def first(*found: Any) -> str | None:
+        return next((t for t in map(text_or_none, found) if t), None)
+
     details: dict[str, Any] = {
-        "wa_id": message.get("from") or contact.get("wa_id"),
-        "user_id": message.get("from_user_id") or contact.get("user_id"),
-        "parent_user_id": message.get("from_parent_user_id") or contact.get("parent_user_id"),
-        "username": profile.get("username"),
-        "name": profile.get("name"),
+        "wa_id": first(message.get("from"), contact.get("wa_id")),
+        "user_id": first(message.get("from_user_id"), contact.get("user_id")),
+        "parent_user_id": first(message.get("from_parent_user_id"), contact.get("parent_user_id")),
+        "username": first(profile.get("username")),
+        "name": first(profile.get("name")),
     }
     kind = message.get("type")
     body = message.get(kind) if isinstance(kind, str) else None
@@ -188,8 +280,8 @@ def _escape_non_ascii(raw_body: bytes) -> bytes:
 
 def verify_signature(app_secret: str, header: str | None, raw_body: bytes) -> bool:
     """Check ``X-Hub-Signature-256`` over the raw bytes, then over the escaped-unicode form."""
-    if not header or not app_secret:
-        return False
+    if not header or not app_secret or not header.isascii():  # never a valid signature; compare_digest
+        return False  # raises on non-ASCII text
     if hmac.compare_digest(header, signature(app_secret, raw_body)):
         return True
     try:

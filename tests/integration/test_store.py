@@ -125,3 +125,99 @@ def test_the_longest_named_error_code_fits(store):
     event = StatusEvent("signalwire", "n1", S.FAILED, "failed", 1.0, error_code=code)
     assert store.record_statuses([event]) == 1
     assert store.get_statuses("signalwire", ["n1"])["n1"].error_code == code
+
+
+BSUID = "DE." + "1" * 128  # a business-scoped user id at the length Meta documents (131 characters)
+
+
+def test_values_of_any_real_length_are_stored(store):
+    long_id = "wamid." + "HBgN" * 80
+    event = ev(long_id, S.DELIVERED, 1.0, recipient=BSUID, correlation="c" * 2000)
+    message = InboundMessage("whatsapp", long_id, BSUID, "1065", "interactive_" + "x" * 100, "hi", 1.0,
+                             context_id=long_id)  # fmt: skip
+    assert store.record_statuses([event]) == 1 and store.record_inbound(message)
+    assert store.get_statuses("whatsapp", [long_id])[long_id].recipient == BSUID
+    assert store.inbound_since("whatsapp", since=0, senders=[BSUID])[0].context_id == long_id
+
+
+def test_text_no_database_takes_is_mended_not_refused(store):
+    event = ev(
+        "wamid.NUL\x00", S.FAILED, 1.0, error_details="bad\x00byte \ud800 surrogate", recipient="4915\x00"
+    )
+    assert store.record_statuses([event]) == 1
+    (found,) = store.get_statuses("whatsapp", ["wamid.NUL\ufffd"]).values()
+    assert found.error_message == "bad\ufffdbyte ? surrogate" and found.recipient == "4915\ufffd"
+
+
+def test_an_event_that_cannot_be_stored_is_skipped_and_the_batch_kept(store):
+    events = [
+        ev("ok1", S.SENT, 1.0),
+        ev("", S.SENT, 1.0),
+        ev("nan", S.SENT, float("nan")),
+        ev("ok2", S.READ, 2.0),
+    ]
+    result = store.write(
+        events, [InboundMessage("whatsapp", "in1", "49151", None, "text", "x", float("inf"))]
+    )
+    assert len(result.new_statuses) == 2 and result.new_inbound == set()
+    assert sorted(reason for _, _, reason in result.skipped) == [
+        "no message id", "timestamp is not a finite number", "timestamp is not a finite number"
+    ]  # fmt: skip
+    assert set(store.get_statuses("whatsapp", ["ok1", "ok2", "nan"])) == {"ok1", "ok2"}
+
+
+def test_a_row_the_database_refuses_costs_only_that_event(store, monkeypatch):
+    from airflow_provider_messaging.store import store as store_module
+
+    real = store_module._status_row
+
+    def refused_for_bad(ev, now):  # the database refuses this one row (NOT NULL)
+        row = real(ev, now)
+        return {**row, "state": None} if ev.message_id == "bad" else row
+
+    monkeypatch.setattr(store_module, "_status_row", refused_for_bad)
+    result = store.write([ev("good1", S.SENT, 1.0), ev("bad", S.SENT, 1.0), ev("good2", S.SENT, 1.0)], [])
+    assert len(result.new_statuses) == 2
+    assert [(kind, ident) for kind, ident, _ in result.skipped] == [("status", "bad")]
+    assert "IntegrityError" in result.skipped[0][2] or "NotNullViolation" in result.skipped[0][2]
+    assert set(store.get_statuses("whatsapp", ["good1", "bad", "good2"])) == {"good1", "good2"}
+
+
+def test_a_batch_with_several_events_per_message_keeps_the_best_and_counts_repeats_once(store):
+    events = [ev("b1", S.SENT, 1.0), ev("b1", S.READ, 3.0), ev("b1", S.DELIVERED, 2.0), ev("b1", S.READ, 3.0),
+              ev("b2", S.FAILED, 5.0), ev("b2", S.DELIVERED, 4.0)]  # fmt: skip
+    assert store.record_statuses(events) == 5
+    found = store.get_statuses("whatsapp", ["b1", "b2"])
+    assert (found["b1"].state, found["b2"].state) == (S.READ, S.DELIVERED)
+    assert store.record_statuses([ev("b1", S.DELIVERED, 2.5)]) == 1
+    assert store.get_statuses("whatsapp", ["b1"])["b1"].state is S.READ
+
+
+def test_receiver_liveness_is_recorded_per_service_and_receiver(store):
+    assert store.receiver_last_seen("whatsapp") is None
+    store.record_receiver_seen("whatsapp", at=100.0, receiver="host-a")
+    store.record_receiver_seen("whatsapp", at=200.0, receiver="host-b")
+    store.record_receiver_seen("whatsapp", at=150.0, receiver="host-b")  # never moves back
+    store.record_receiver_seen("signalwire", at=50.0)
+    assert store.receiver_last_seen("whatsapp") == 200.0
+    assert store.receiver_last_seen("signalwire") == 50.0
+    before = time.time()
+    store.record_receiver_seen("signalwire")
+    assert (store.receiver_last_seen("signalwire") or 0) >= before
+
+
+def test_tables_created_with_short_columns_are_widened(store):
+    """A PostgreSQL store created by an earlier version (VARCHAR(64) recipients, VARCHAR(255) ids)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce column lengths: nothing to widen")
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE messaging_message_status (service VARCHAR(32), message_id VARCHAR(255), "
+            "state VARCHAR(16) NOT NULL, rank INTEGER NOT NULL, event_ts FLOAT NOT NULL, raw_status VARCHAR(32) NOT NULL, "
+            "recipient VARCHAR(64), error_code VARCHAR(64), error_title TEXT, error_details TEXT, correlation TEXT, "
+            "updated_at FLOAT NOT NULL, PRIMARY KEY (service, message_id))"
+        ))  # fmt: skip
+    assert store.record_statuses([ev("w" * 300, S.SENT, 1.0, recipient=BSUID)]) == 1
+    assert store.get_statuses("whatsapp", ["w" * 300])["w" * 300].recipient == BSUID

@@ -87,14 +87,9 @@ def test_oversized_bodies_are_refused(store):
     assert post_whatsapp(small, status_body("wamid.Big", "sent") + b" " * 200).status_code == 413
 
 
-def test_store_outage_answers_503_so_the_service_retries(tmp_path):
-    class Broken(MessageStore):
-        def record_statuses(self, events):
-            raise RuntimeError("database is down")
-
-    broken = TestClient(
-        create_webhook_app(store=Broken(f"sqlite:///{tmp_path / 'b.db'}"), credentials=resolver(SECRETS))
-    )
+def test_store_outage_answers_503_so_the_service_retries():
+    down = MessageStore("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")  # nothing listens there
+    broken = TestClient(create_webhook_app(store=down, credentials=resolver(SECRETS)))
     assert post_whatsapp(broken, status_body("wamid.X", "sent")).status_code == 503
 
 
@@ -195,3 +190,31 @@ def test_the_connections_status_callback_makes_sms_gating_use_pushed_statuses(sa
     assert result.is_done and result.xcom_value["counts"] == {"delivered": 1}
     callbacks = httpx.get(f"{sandbox.url}/_sandbox/callbacks").json()["callbacks"]
     assert callbacks and all(c["url"].endswith("/signalwire/signalwire_default") for c in callbacks)
+
+
+def test_the_receiver_mounted_under_a_prefix_takes_signed_posts(store):
+    """As in airflow api-server: the app mounted at /messaging; the POST routes are matched below it."""
+    from fastapi import FastAPI
+
+    parent = FastAPI()
+    parent.mount("/messaging", create_webhook_app(store=store, credentials=resolver(SECRETS)))
+    mounted = TestClient(parent)
+    body = status_body("wamid.M1", "delivered")
+    headers = {"X-Hub-Signature-256": whatsapp_signature("app-secret-1", body)}
+    assert (
+        mounted.post("/messaging/whatsapp/whatsapp_default", content=body, headers=headers).status_code == 200
+    )
+    assert mounted.post("/whatsapp/whatsapp_default", content=body, headers=headers).status_code == 404
+    assert mounted.post("/messaging/whatsapp/a/b", content=body, headers=headers).status_code in (404, 405)
+    assert store.get_statuses("whatsapp", ["wamid.M1"])["wamid.M1"].state is MessageState.DELIVERED
+
+
+def test_the_console_command_builds_its_app_in_each_worker(tmp_path, monkeypatch):
+    from airflow_provider_messaging import cli
+    from airflow_provider_messaging.webhooks.receiver import WebhookApp
+
+    monkeypatch.setenv(cli.STORE_URL_VARIABLE, f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv(cli.NAME_VARIABLE, "test receiver")
+    app = cli.webhook_app()
+    assert isinstance(app, WebhookApp) and app.receiver.name == "test receiver"
+    assert app.receiver.store.url.endswith("cli.db")
