@@ -91,6 +91,13 @@ SCENARIOS = [
         "success",
     ),
     Scenario(
+        "The same broadcast in four shards (dynamic task mapping: the shards share the number's rate "
+        "through the status store), one gate over all of them",
+        "sharded_whatsapp_broadcast",
+        {},
+        "success",
+    ),
+    Scenario(
         "Approve by reply: ask +15550002001 on WhatsApp, wait (deferred) for a YES, then publish",
         "approve_by_reply",
         {"approver": "+15550002001"},
@@ -135,6 +142,7 @@ SCENARIOS = [
 ]
 
 
+BROADCASTS = ("weekly_whatsapp_broadcast", "sharded_whatsapp_broadcast")  # summed up, not listed
 SCENARIO_TIMEOUT = 600  # seconds a run may take before the demo gives up on it
 PASSWORDS = {"admin": "demo-admin-password", "messaging": "demo-messaging-password"}
 
@@ -427,13 +435,16 @@ def print_accepted(sandbox_url: str, store_url: str) -> None:
         listed = ", ".join(f"{who} x{n}" for who, n in senders.items())
         print(f"\n=== Inbound WhatsApp messages the receiver stored: {listed}")
     print(f"\n=== What the sandbox accepted ({len(messages)} message(s)) and their final states")
-    broadcast = [m for m in messages if "weekly_whatsapp_broadcast" in str(m.get("payload") or "")]
-    if broadcast:
-        finals = Counter(
-            stored[m["sid"]].state.value if m["sid"] in stored else m["status"] for m in broadcast
-        )
-        summary = ", ".join(f"{n} {state}" for state, n in sorted(finals.items()))
-        print(f"  whatsapp   weekly_whatsapp_broadcast: {len(broadcast)} template messages: {summary}")
+    broadcast: list[dict[str, Any]] = []
+    for dag_id in BROADCASTS:
+        sent = [m for m in messages if dag_id in str(m.get("payload") or "")]
+        if sent:
+            finals = Counter(
+                stored[m["sid"]].state.value if m["sid"] in stored else m["status"] for m in sent
+            )
+            summary = ", ".join(f"{n} {state}" for state, n in sorted(finals.items()))
+            print(f"  whatsapp   {dag_id}: {len(sent)} template messages: {summary}")
+        broadcast += sent
     for m in messages:
         if m in broadcast:
             continue

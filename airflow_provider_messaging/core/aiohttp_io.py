@@ -54,6 +54,7 @@ class AiohttpIO:
             token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
         self.headers = headers
+        self._unwritable = _unwritable_header(headers)
         self.timeout = timeout
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -89,6 +90,8 @@ class AiohttpIO:
         """Send ``call`` once; the answer as an ``httpx.Response``, failures as ``httpx`` errors."""
         import aiohttp
 
+        if self._unwritable is not None:  # aiohttp would send it; httpx and h11 refuse, and so do we
+            raise self._unwritable
         url, body, headers = self._encode(call)
         try:
             async with self._client().request(
@@ -113,6 +116,15 @@ class AiohttpIO:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _unwritable_header(headers: dict[str, str]) -> httpx.LocalProtocolError | None:
+    """A header httpx would refuse to write (non-ASCII, control characters, whitespace at either
+    end: h11's rule for field values), as the error httpx raises; the text never holds the value."""
+    for name, value in headers.items():
+        if not value.isascii() or value != value.strip() or any(c < " " or c == "\x7f" for c in value):
+            return httpx.LocalProtocolError(f"the {name} header holds a character HTTP cannot carry")
+    return None
 
 
 def _proxy_for(base_url: str) -> str | None:
