@@ -278,6 +278,14 @@ def _unstorable(exc: BaseException) -> bool:
     return isinstance(exc, (DataError, IntegrityError))
 
 
+DEADLOCK_ATTEMPTS = 3
+
+
+def _deadlocked(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back to break a deadlock or a serialization conflict."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
+
+
 def _db_error_name(exc: BaseException) -> str:
     """The driver's error class, never its text: that can quote the values (numbers, messages)."""
     return type(getattr(exc, "orig", None) or exc).__name__
@@ -473,8 +481,7 @@ class MessageStore:
         if not status_rows and not inbound_rows:
             return result
         try:
-            with self.engine.begin() as conn:
-                kept = self._insert(conn, status_rows, inbound_rows, now)
+            kept = self._insert_retrying(status_rows, inbound_rows, now)
             result.keep(*kept)
         except Exception as exc:
             if not _unstorable(exc):
@@ -496,6 +503,22 @@ class MessageStore:
             log.warning("Skipped a %s event for message %r: %s", kind, _short(ident), reason)
         return result
 
+    def _insert_retrying(
+        self,
+        status_rows: Sequence[tuple[StatusEvent, dict[str, Any]]],
+        inbound_rows: Sequence[tuple[InboundMessage, dict[str, Any]]],
+        now: float,
+    ) -> tuple[set[str], set[tuple[str, str]]]:
+        """One transaction, tried again when the database chose it as a deadlock's victim."""
+        for attempt in range(DEADLOCK_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    return self._insert(conn, status_rows, inbound_rows, now)
+            except Exception as exc:
+                if attempt == DEADLOCK_ATTEMPTS - 1 or not _deadlocked(exc):
+                    raise
+        raise AssertionError("unreachable")
+
     def _insert(
         self,
         conn: Any,
@@ -507,7 +530,10 @@ class MessageStore:
         new: set[str] = set()
         new_inbound: set[tuple[str, str]] = set()
         if status_rows:
-            rows = list({row["fingerprint"]: row for _, row in reversed(status_rows)}.values())
+            # rows in key order: two writers (receiver workers) then lock rows in the same order
+            # and cannot deadlock each other on PostgreSQL
+            rows = sorted({row["fingerprint"]: row for _, row in reversed(status_rows)}.values(),
+                          key=lambda row: row["fingerprint"])  # fmt: skip
             new.update(f for (f,) in _recordset(conn, status_events, rows, _EVENTS_CONFLICT))
             # only new events move states; of several for one message the best is written: the
             # upsert keeps the higher (rank, timestamp) anyway, and one statement may not touch a
@@ -522,10 +548,14 @@ class MessageStore:
                     best[key] = ev
             if best:
                 _recordset(
-                    conn, message_status, [_status_row(ev, now) for ev in best.values()], _STATUS_CONFLICT
+                    conn,
+                    message_status,
+                    [_status_row(best[key], now) for key in sorted(best)],
+                    _STATUS_CONFLICT,
                 )
         if inbound_rows:
-            rows = list({(r["service"], r["message_id"]): r for _, r in reversed(inbound_rows)}.values())
+            unique = {(r["service"], r["message_id"]): r for _, r in reversed(inbound_rows)}
+            rows = [unique[key] for key in sorted(unique)]
             new_inbound.update((s, m) for s, m in _recordset(conn, inbound_messages, rows, _INBOUND_CONFLICT))
         return new, new_inbound
 
