@@ -493,7 +493,10 @@ def main() -> int:
             ok = run_message_queue(env, api_url, sandbox.url) and ok
         print_answers(env["AIRFLOW__MESSAGING__STORE_URL"])
         print_accepted(sandbox.url, env["AIRFLOW__MESSAGING__STORE_URL"])
-    shutil.rmtree(home, ignore_errors=True)
+    if ok:
+        shutil.rmtree(home, ignore_errors=True)
+    else:  # the task logs say why a run ended otherwise than expected
+        print(f"\nAIRFLOW_HOME with the task logs kept: {home}")
     print("\ndemo:", "OK" if ok else "FAILED")
     return 0 if ok else 1
 
