@@ -89,7 +89,8 @@ class Pacer:
         return max(0.0, start - now)
 
     async def wait(self, recipient: str | None = None) -> None:
-        """Sleep until this send's slot, rounded up to the next :data:`TICK`.
+        """Sleep until this send's slot (its own, or one of the shared budget's), rounded up to the
+        next :data:`TICK`.
 
         The slots keep their spacing (so the rate over any window longer than a tick is the
         configured one); only the waking is grouped: at 1,000 msg/s twenty sends wake at once every
@@ -99,19 +100,22 @@ class Pacer:
         """
         delay = self.reserve(recipient)
         if delay > 0:
-            now = self._clock()
-            await asyncio.sleep(math.ceil((now + delay) / TICK) * TICK - now)
+            await self._sleep_until_tick(self._clock(), delay)
         while self.shared is not None and self.rate is not None:
             when, pause = await self.shared.slot(self.rate * self._factor)
             if pause > 0:  # another task sending from this number was rate limited
                 self._slow(pause)
-            delay = when - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            now = time.monotonic()
+            if when > now:
+                await self._sleep_until_tick(now, when - now)
             if time.monotonic() - when <= LATE_SLOT:
                 break
             # the process was held up past the slot: sending now would bunch with the slots of
             # the other tasks, so take the next free one instead
+
+    @staticmethod
+    async def _sleep_until_tick(now: float, delay: float) -> None:
+        await asyncio.sleep(math.ceil((now + delay) / TICK) * TICK - now)
 
     def slow_down(self, retry_after: float | None) -> float:
         """The service asked to slow down: pause everyone and halve the rate. Returns the pause."""

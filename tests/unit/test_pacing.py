@@ -118,3 +118,34 @@ def test_a_slot_missed_by_a_moment_keeps_the_schedule():
     assert round(pacer.reserve(), 3) == 0
     assert round(pacer.reserve(), 3) == 0  # 100.04: 5 ms late as well
     assert round(pacer.reserve(), 3) == 0.005  # 100.05: on schedule
+
+
+async def test_sends_from_a_shared_budget_wake_together_once_per_tick(monkeypatch):
+    """At 1,000 msg/s the budget's slots are 1 ms apart; the sends of one tick wake in one turn of the
+    event loop instead of one wake-up per send (the slots keep their spacing)."""
+    from airflow_provider_messaging.core import pacing
+
+    clock = Clock()
+    woke: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        woke.append(clock.now)
+
+    class FutureSlots(Slots):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next = clock.now + 0.0005
+
+        async def slot(self, rate: float) -> tuple[float, float]:
+            when, self.next = self.next, self.next + 1 / rate
+            return when, 0.0
+
+    monkeypatch.setattr(pacing.time, "monotonic", clock)
+    monkeypatch.setattr(pacing.asyncio, "sleep", sleep)
+    pacer = Pacer(1000, shared=FutureSlots(), clock=clock)
+    for _ in range(60):  # 60 ms of slots
+        clock.now = 100.0  # every send asks at once, as a worker pool does
+        await pacer.wait()
+    assert len(set(woke)) == 3  # three ticks of 20 ms, not sixty wake-ups
+    assert all(round(t / pacing.TICK, 6).is_integer() for t in woke)
