@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import pathlib
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -84,12 +87,12 @@ class Load:
     expected_events: set[tuple[str, str]]
 
 
-def build_load(rate: float, seconds: float, port: int, seed: int = 7) -> Load:
+def build_load(rate: float, seconds: float, port: int, prefix: str = "", seed: int = 7) -> Load:
     rng = random.Random(seed)
     total = int(rate * seconds)
     posts: list[tuple[float, bytes]] = []
     head = (
-        f"POST /whatsapp/{CONN_ID} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {prefix}/whatsapp/{CONN_ID} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         "User-Agent: facebookexternalua\r\n"
     )
     i = 0
@@ -218,30 +221,54 @@ def fresh_store_url(kind: str) -> tuple[str | None, str]:
     return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", ""
 
 
-def start_receiver(store_url: str, port: int, workdir: str, extra_args: list[str]) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, AIRFLOW_HOME=workdir, AIRFLOW__CORE__LOAD_EXAMPLES="False")
+def start_receiver(
+    target: str, store_url: str, port: int, workdir: str, extra_args: list[str]
+) -> subprocess.Popen[bytes]:
+    """The standalone receiver (``airflow-messaging webhooks``), or ``airflow api-server`` with the
+    receiver mounted at ``/messaging`` (on a fresh SQLite metadata database; the store is
+    ``store_url``, as ``[messaging] store_url``)."""
+    env = dict(os.environ, AIRFLOW_HOME=workdir, AIRFLOW__CORE__LOAD_EXAMPLES="False",
+               AIRFLOW__MESSAGING__STORE_URL=store_url)  # fmt: skip
     env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps({
         "conn_type": "whatsapp", "login": "106500000000001", "password": "bench-token",
         "extra": {"app_secret": APP_SECRET}})  # fmt: skip
     log = open(os.path.join(workdir, "receiver.log"), "wb")  # noqa: SIM115 (kept open for the child)
-    proc = subprocess.Popen(
-        [sys.executable, *os.environ.get("MESSAGING_BENCH_PYTHON_ARGS", "").split(), "-m", "airflow_provider_messaging.cli", "webhooks", "--port", str(port),
-         "--store-url", store_url, *extra_args],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    if target == "api-server":
+        airflow = str(pathlib.Path(sys.executable).parent / "airflow")
+        subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True,
+                       timeout=300)  # fmt: skip
+        command = [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), *extra_args]
+        ready = f"http://127.0.0.1:{port}/api/v2/version"
+    else:
+        command = [sys.executable, *os.environ.get("MESSAGING_BENCH_PYTHON_ARGS", "").split(), "-m",
+                   "airflow_provider_messaging.cli", "webhooks", "--port", str(port), "--store-url", store_url,
+                   *extra_args]  # fmt: skip
+        ready = f"http://127.0.0.1:{port}/health"
+    # a session of its own: the api-server's workers are stopped with it
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     import httpx
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            if httpx.get(ready, timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
         if proc.poll() is not None:
             break
-    proc.kill()
+    stop(proc)
     raise RuntimeError(f"the receiver did not start; see {workdir}/receiver.log")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
 
 
 def _cpu(process: object) -> float:
@@ -252,14 +279,14 @@ def _cpu(process: object) -> float:
     return float(times.user + times.system)
 
 
-def warm_up(port: int) -> None:
+def warm_up(port: int, prefix: str) -> None:
     """One signed POST answered before the clock starts: the connection is looked up (Airflow's
     modules imported) on the first request, as a running receiver has long done."""
     import httpx
 
     body = status_body("wamid.warm-up", "sent", 1, "15550000000", False)
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    answer = httpx.post(f"http://127.0.0.1:{port}/whatsapp/{CONN_ID}", content=body, timeout=120,
+    answer = httpx.post(f"http://127.0.0.1:{port}{prefix}/whatsapp/{CONN_ID}", content=body, timeout=120,
                         headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"})  # fmt: skip
     answer.raise_for_status()
 
@@ -279,22 +306,24 @@ def check_store(store_url: str, load: Load) -> tuple[int, int, int, int]:
     return len(stored), once, len(load.expected_final), correct
 
 
-def run(kind: str, rate: float, seconds: float, connections: int, extra_args: list[str]) -> bool:
+def run(target: str, kind: str, rate: float, seconds: float, connections: int, extra_args: list[str]) -> bool:
     import psutil
 
     store_url, reason = fresh_store_url(kind)
-    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
+    where = {"api-server": "inside airflow api-server", "standalone": "standalone receiver"}[target]
+    label = f"{where}, {dict(sqlite='SQLite', postgresql='PostgreSQL')[kind]}"
+    prefix = "/messaging" if target == "api-server" else ""
     if store_url is None:
         print(f"{label}: skipped: {reason}")
         return True
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="receiver-bench-home-")
-    load = build_load(rate, seconds, port)
-    proc = start_receiver(store_url, port, workdir, extra_args)
+    load = build_load(rate, seconds, port, prefix)
+    proc = start_receiver(target, store_url, port, workdir, extra_args)
     try:
-        warm_up(port)
+        warm_up(port, prefix)
         server = psutil.Process(proc.pid)
-        processes = [server, *server.children(recursive=True)]  # uvicorn's workers, with --workers
+        processes = [server, *server.children(recursive=True)]  # uvicorn's workers
         cpu_before = sum(_cpu(p) for p in processes)
         load_before = os.getloadavg()[0]
         own_cpu = time.process_time()
@@ -310,11 +339,7 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
         load_after = os.getloadavg()[0]
         own_cpu = (time.process_time() - own_cpu) / wall
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     cpu = (cpu_after - cpu_before) / wall
     sent = len(load.requests)
     answered = sum(results.statuses.values())
@@ -329,7 +354,7 @@ def run(kind: str, rate: float, seconds: float, connections: int, extra_args: li
     print(
         f"{label}: {sent} signed status POSTs (1 event each, {len(load.expected_events)} distinct) over "
         f"{duration:.1f} s at {rate:.0f}/s offered, {connections} connections"
-        f"{', receiver ' + ' '.join(extra_args) if extra_args else ''}\n"
+        f"{', ' + ' '.join(extra_args) if extra_args else ''}\n"
         f"  answered {answered}/{sent} ({', '.join(f'{k}: {v}' for k, v in sorted(results.statuses.items()))}"
         f"{', errors: ' + str(results.errors) if results.errors else ''}"
         f"{f', not sent (the receiver fell over 60 s behind): {results.unsent}' if results.unsent else ''}); "
@@ -351,15 +376,18 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--store", default="sqlite,postgresql")
+    parser.add_argument("--target", default="standalone,api-server", help="standalone, api-server or both")
     parser.add_argument(
         "--receiver-args",
         default="--workers 2",
-        help="arguments for airflow-messaging webhooks (default: --workers 2)",
+        help="arguments for airflow-messaging webhooks or airflow api-server (default: --workers 2)",
     )
     args = parser.parse_args()
     ok = True
-    for kind in args.store.split(","):
-        ok &= run(kind.strip(), args.rate, args.seconds, args.connections, args.receiver_args.split())
+    for target in args.target.split(","):
+        for kind in args.store.split(","):
+            ok &= run(target.strip(), kind.strip(), args.rate, args.seconds, args.connections,
+                      args.receiver_args.split())  # fmt: skip
     return 0 if ok else 1
 
 
