@@ -144,14 +144,14 @@ def _raw_request(server, head: bytes, chunks, *, read_timeout: float = 10.0) -> 
 
 
 def test_a_chunked_body_is_read_no_further_than_the_limit(receiver):
-    """64 KiB limit; 96 KiB of chunks sent and the body never finished: 413 at once, not a wait for the end."""
+    """64 KiB limit; 96 KiB of chunks sent and the body never finished: an answer (413) can only come
+    from a receiver that stopped reading at the limit; one that buffers the whole body waits for an
+    end that never comes (the read times out)."""
     head = (b"POST /whatsapp/wa HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
             b"Content-Type: application/json\r\nX-Hub-Signature-256: sha256=00\r\n\r\n")  # fmt: skip
     chunk = b"2000\r\n" + b" " * 0x2000 + b"\r\n"
-    started = time.monotonic()
     answer = _raw_request(receiver, head, [chunk] * 12)  # no terminating chunk
     assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
-    assert time.monotonic() - started < 10
 
 
 def test_every_refusal_is_logged_with_its_reason_and_no_secret_or_body(receiver, caplog):
