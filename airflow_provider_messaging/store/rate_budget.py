@@ -4,7 +4,7 @@ The shards of a broadcast split by dynamic task mapping, and any other paced bro
 same number, run in different processes, often on different machines. Each one paced on its own
 would send at the full rate, and together at a multiple of it: the service answers 429. Here they
 take their send slots from one row per ``(service, sender)`` that holds the next free slot time.
-A task reserves a few slots at a time (about 20 ms of sending) in one atomic
+A task reserves a few slots at a time (about 100 ms of sending) in one atomic
 ``UPDATE ... RETURNING``: the row moves on by ``n / rate`` seconds and the task gets the ``n``
 slots before that point. Slots are contiguous whoever takes them, so the tasks together send at
 the configured rate, however many there are.
@@ -59,8 +59,11 @@ rate_budgets = Table(
     Column("updated_at", Float, nullable=False),
 )
 
-BATCH_SECONDS = 0.02  # one reservation covers about this much sending time
-MAX_BATCH = 50  # and at most this many slots
+# one reservation covers about this much sending time, and at most this many slots: a reservation
+# costs about 0.8 ms of CPU on SQLite (measured), 4 % of a core at 20 ms per reservation and
+# 1,000 msg/s, under 1 % at 100 ms
+BATCH_SECONDS = 0.1
+MAX_BATCH = 100
 
 
 class SharedRateBudget:
