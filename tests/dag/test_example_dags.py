@@ -308,3 +308,35 @@ def test_a_generated_pdf_is_sent_to_a_user_id_and_gated_on_delivery(
     assert sent["payload"]["document"]["filename"] == report.name and report.read_bytes().startswith(
         b"%PDF-1.4"
     )
+
+
+def test_make_demo_clears_the_trigger_rows_dag_test_leaves_behind(
+    airflow_db, whatsapp_env, trigger_runs, monkeypatch
+):
+    """dag.test runs a deferred sensor's trigger in its own process and leaves the trigger's row for a
+    triggerer to clear. On SQLite a triggerer started on such rows could hand a leftover's event to an
+    AssetWatcher's trigger that reused its id (a delivery report started make demo's message-queue
+    DAG), so the demo clears them before its triggerer starts."""
+    import importlib.util
+    import os
+    import pathlib
+
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    def trigger_rows() -> list[str]:
+        with create_session() as session:
+            return [t.classpath for t in session.query(Trigger).all()]
+
+    run = whatsapp_dag().test(run_conf={"to": ["+15550002001"], "team": "ops"})
+    assert run.state == "success" and len(trigger_runs) == 1
+    assert any(path.endswith(".StoreStatusTrigger") for path in trigger_rows()), trigger_rows()
+    spec = importlib.util.spec_from_file_location(
+        "make_demo", pathlib.Path(__file__).parents[2] / "scripts" / "demo.py"
+    )
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_demo", demo)  # its dataclasses look their module up
+    spec.loader.exec_module(demo)
+    demo.clear_leftover_triggers(dict(os.environ))
+    assert trigger_rows() == []
