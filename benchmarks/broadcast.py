@@ -19,7 +19,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,17 +28,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from _shared import free_port  # benchmarks/ is the script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
 PROJECT, TOKEN, SENDER = "bench-project", "bench-token", "+15551230001"
 CONCURRENCY = 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -248,7 +242,7 @@ def pacer_alone(rate: float, count: int) -> float:
 
 MEMORY_PROBE = """
 import json, resource, sys
-sys.path.insert(0, {repo!r})
+sys.path[:0] = [{repo!r}, {repo!r} + "/benchmarks"]
 from benchmarks.broadcast import csv_engine_run
 csv_engine_run({url!r}, {warmup!r}, {store!r} + ".warmup")  # imports, pools, schema: paid once
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

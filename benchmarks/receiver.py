@@ -39,27 +39,20 @@ import os
 import pathlib
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from _shared import free_port, postgres_schema  # benchmarks/ is the script's folder
 
 APP_SECRET = "bench-app-secret"
 CONN_ID = "wa_bench"
-POSTGRES_URL = os.environ.get(
-    "MESSAGING_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 RANK = {"sent": 1, "failed": 2, "delivered": 3, "read": 4}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- the load: pre-signed POSTs ------------------------------------------------------------------
@@ -211,20 +204,14 @@ async def run_load(port: int, requests: list[bytes], rate: float, connections: i
 # -- one run against one store -------------------------------------------------------------------
 
 
-def fresh_store_url(kind: str) -> tuple[str | None, str]:
+@contextlib.contextmanager
+def fresh_store(kind: str) -> Iterator[tuple[str | None, str]]:
     """A store URL with nothing in it, or None and the reason there is none."""
     if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp(prefix='receiver-bench-')}/store.db", ""
-    try:
-        import psycopg
-
-        plain = POSTGRES_URL.replace("+psycopg", "")
-        schema = f"receiver_bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(plain, connect_timeout=3) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:
-        return None, f"no PostgreSQL at {POSTGRES_URL.split('@')[-1]} ({type(exc).__name__})"
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", ""
+        yield f"sqlite:///{tempfile.mkdtemp(prefix='receiver-bench-')}/store.db", ""
+        return
+    with postgres_schema("receiver_bench") as found:
+        yield found
 
 
 def start_receiver(
@@ -312,10 +299,12 @@ def check_store(store_url: str, load: Load) -> tuple[int, int, int, int]:
     return len(stored), once, len(load.expected_final), correct
 
 
-def run(target: str, kind: str, rate: float, seconds: float, connections: int, extra_args: list[str]) -> bool:
+def run(
+    target: str, kind: str, store_url: str | None, reason: str, rate: float, seconds: float, connections: int,
+    extra_args: list[str],
+) -> bool:  # fmt: skip
     import psutil
 
-    store_url, reason = fresh_store_url(kind)
     where = {"api-server": "inside airflow api-server", "standalone": "standalone receiver"}[target]
     label = f"{where}, {dict(sqlite='SQLite', postgresql='PostgreSQL')[kind]}"
     prefix = "/messaging" if target == "api-server" else ""
@@ -397,8 +386,9 @@ def main() -> int:
     for target in args.target.split(","):
         for kind in args.store.split(","):
             rate = args.api_server_rate if target.strip() == "api-server" else args.rate
-            ok &= run(target.strip(), kind.strip(), rate, args.seconds, args.connections,
-                      args.receiver_args.split())  # fmt: skip
+            with fresh_store(kind.strip()) as (store_url, reason):
+                ok &= run(target.strip(), kind.strip(), store_url, reason, rate, args.seconds, args.connections,
+                          args.receiver_args.split())  # fmt: skip
     return 0 if ok else 1
 
 

@@ -22,7 +22,6 @@ import collections
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,21 +32,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from _shared import free_port, postgres_schema  # benchmarks/ is the script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = pathlib.Path(sys.executable).parent
 PROJECT, TOKEN, SENDER = "bench-project", "bench-token", "+15551230001"
-POSTGRES_URL = os.environ.get(
-    "MESSAGING_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 LIMIT = 1.5  # the sandbox takes this many times the configured rate in any second
 RUN_TIMEOUT = 300.0  # seconds one run of all shards may take at most
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -70,27 +61,6 @@ def sandbox_process() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-@contextmanager
-def postgres_store() -> Iterator[str | None]:
-    """A schema of its own on the local PostgreSQL, or None when none answers."""
-    try:
-        import psycopg
-
-        plain = POSTGRES_URL.replace("+psycopg", "")
-        schema = f"messaging_bench_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(plain, connect_timeout=3) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:
-        print(f"  (PostgreSQL skipped: {type(exc).__name__}: {str(exc).strip()[:120]})")
-        yield None
-        return
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def run_shards(
@@ -262,7 +232,9 @@ def line(label: str, rate: float, result: dict[str, Any]) -> str:
 
 def main(rate: float, messages: int) -> None:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="messaging-shards-"))
-    with postgres_store() as postgres:
+    with postgres_schema("messaging_bench") as (postgres, why):
+        if postgres is None:
+            print(f"  (PostgreSQL skipped: {why})")
         stores = [("SQLite", f"sqlite:///{tmp / 'store.db'}")] + (
             [("PostgreSQL", postgres)] if postgres else []
         )
