@@ -23,39 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from _shared import free_port  # benchmarks/ is the script's folder
+from _shared import PROJECT, SENDER, TOKEN, sandbox_process  # benchmarks/ is the script's folder
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-BIN = pathlib.Path(sys.executable).parent
-PROJECT, TOKEN, SENDER = "bench-project", "bench-token", "+15551230001"
 CONCURRENCY = 32
-
-
-@contextmanager
-def sandbox_process() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "messaging-sandbox"), "--port", str(port), "--signalwire-project", PROJECT,
-         "--signalwire-token", TOKEN, "--sent-delay", "0.05", "--delivered-delay", "0.05"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def reset(url: str, **faults: Any) -> None:
