@@ -62,6 +62,36 @@ def accepted(sandbox, service="signalwire"):
     return httpx.get(f"{sandbox.url}/_sandbox/messages", params={"service": service}).json()["messages"]
 
 
+BROADCAST_TASK = [sys.executable, "-m", "tests.integration.broadcast_task"]
+
+
+def run_broadcast_task(args):
+    """A try of ``tests.integration.broadcast_task`` in a process of its own, to its end; its report."""
+    done = subprocess.run(
+        [*BROADCAST_TASK, *args], cwd=REPO, env=dict(os.environ), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.split("REPORT ", 1)[1])
+
+
+def kill_broadcast_task_after(sandbox, args, sent):
+    """Run ``tests.integration.broadcast_task`` with ``args`` in a process of its own and SIGKILL it
+    once the sandbox accepted ``sent`` messages (while it still sends); how many it accepted."""
+    worker = subprocess.Popen(
+        [*BROADCAST_TASK, *args], cwd=REPO, env=dict(os.environ),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(accepted(sandbox)) < sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker.poll() is None, "the first try finished before it could be killed"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    return len(accepted(sandbox))
+
+
 def write_csv(path, rows, header="to,name,code"):
     path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     return str(path)
@@ -256,27 +286,10 @@ def test_a_dedupe_key_keeps_a_second_run_from_messaging_the_same_people(env):
 def test_a_killed_worker_and_its_retry_message_everyone_once(env, tmp_path):
     numbers = [f"+1555{n:07d}" for n in range(150)]
     csv_path = write_csv(tmp_path / "big.csv", [(n, f"u{i}", i) for i, n in enumerate(numbers)])
-    cmd = [sys.executable, "-m", "tests.integration.broadcast_task"]
-    child_env = dict(os.environ)
-    worker = subprocess.Popen(
-        [*cmd, "1", csv_path, "50"], cwd=REPO, env=child_env, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(accepted(env)) < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert worker.poll() is None, "the first try finished before it could be killed"
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-    sent_before_retry = len(accepted(env))
+    sent_before_retry = kill_broadcast_task_after(env, ["1", csv_path, "50"], 40)
     assert 40 <= sent_before_retry < 150
 
-    retry = subprocess.run(
-        [*cmd, "2", csv_path, "none"], cwd=REPO, env=child_env, capture_output=True, text=True
-    )
-    assert retry.returncode == 0, retry.stderr[-3000:]
-    report = json.loads(retry.stdout.split("REPORT ", 1)[1])
+    report = run_broadcast_task(["2", csv_path, "none"])
     counts = collections.Counter(m["to"] for m in accepted(env))
     assert max(counts.values()) == 1  # nobody messaged twice
     assert report["rows"] == 150

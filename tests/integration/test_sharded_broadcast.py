@@ -8,12 +8,6 @@ judges all shards' ids and reports.
 from __future__ import annotations
 
 import collections
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -24,7 +18,14 @@ from airflow_provider_messaging.operators.broadcast import (
     WhatsAppTemplateBroadcastOperator,
 )
 from airflow_provider_messaging.sensors.signalwire import SignalWireMessageSensor
-from tests.integration.test_broadcast import REPO, accepted, env, write_csv  # noqa: F401 (fixture)
+from tests.integration.test_broadcast import (  # noqa: F401 (fixture)
+    REPO,
+    accepted,
+    env,
+    kill_broadcast_task_after,
+    run_broadcast_task,
+    write_csv,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -79,31 +80,11 @@ def test_a_killed_shard_retried_elsewhere_sends_only_the_rest(env, tmp_path):  #
     numbers = [f"+1555{n:07d}" for n in range(400)]
     csv_path = write_csv(tmp_path / "big.csv", [(n, f"u{i}", i) for i, n in enumerate(numbers)])
     mine = [n for n in numbers if Shard(1, 4).owns(n)]
-    cmd = [sys.executable, "-m", "tests.integration.broadcast_task"]
-    worker = subprocess.Popen(
-        [*cmd, "1", csv_path, "40", "30", "1/4"], cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(accepted(env)) < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert worker.poll() is None, "the first try finished before it could be killed"
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-    sent_before_retry = len(accepted(env))
+    sent_before_retry = kill_broadcast_task_after(env, ["1", csv_path, "40", "30", "1/4"], 30)
     assert 30 <= sent_before_retry < len(mine)
 
     # the retry: same map index, another process (as on another worker), unpaced
-    retry = subprocess.run(
-        [*cmd, "2", csv_path, "none", "30", "1/4"],
-        cwd=REPO,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-    )
-    assert retry.returncode == 0, retry.stderr[-3000:]
-    report = json.loads(retry.stdout.split("REPORT ", 1)[1])
+    report = run_broadcast_task(["2", csv_path, "none", "30", "1/4"])
     counts = collections.Counter(m["to"] for m in accepted(env))
     assert max(counts.values()) == 1 and set(counts) <= set(mine)
     assert report["rows"] == len(mine)
