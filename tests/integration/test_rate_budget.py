@@ -19,6 +19,15 @@ from airflow_provider_messaging.store.store import MessageStore
 pytestmark = pytest.mark.integration
 
 
+def in_threads(task, count):
+    """Run ``task`` in ``count`` threads at once (as several tasks on one store), each for at most 60 s."""
+    threads = [threading.Thread(target=task) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
 def test_reservations_from_several_tasks_never_overlap(store):
     """Slots taken in parallel by four tasks are contiguous: no two tasks get the same time."""
     spans: list[tuple[float, float]] = []
@@ -33,11 +42,7 @@ def test_reservations_from_several_tasks_never_overlap(store):
                 spans.append((end - 0.005, end))
         own.dispose()
 
-    threads = [threading.Thread(target=task) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_threads(task, 4)
     spans.sort()
     assert len(spans) == 100
     for (_, end), (start, _) in itertools.pairwise(spans):
@@ -112,11 +117,7 @@ def test_pacers_sharing_a_budget_take_turns_at_the_configured_rate(store):
         budget.close()
         own.dispose()
 
-    threads = [threading.Thread(target=task) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_threads(task, 2)
     assert len(times) == 120
     with store.engine.connect() as conn:
         row = conn.execute(rate_budgets.select()).mappings().one()
