@@ -92,17 +92,22 @@ def test_an_error_with_a_code_that_is_not_an_integer_is_reported_as_the_server_g
         relay.close()
 
 
+def refusal_to_connect(answer, timeout):
+    """The text of the error ``connect`` raises against a server that answers with ``answer``."""
+    with relay_server(answer) as url:
+        relay = client(url)
+        with pytest.raises(ServiceUnavailableError) as failed:
+            relay.connect(timeout=timeout)
+        relay.close()
+    return str(failed.value)
+
+
 @pytest.mark.parametrize("result", ["42", "[]", '"ok"'])
 def test_an_unreadable_answer_to_connect_is_the_cause_given(result):
     def answer(frame):
         return [f'{{"jsonrpc": "2.0", "id": "{frame["id"]}", "result": {result}}}']
 
-    with relay_server(answer) as url:
-        relay = client(url)
-        with pytest.raises(ServiceUnavailableError) as failed:
-            relay.connect(timeout=2)
-        relay.close()
-    text = str(failed.value)
+    text = refusal_to_connect(answer, timeout=2)
     assert (
         "answered signalwire.connect with an answer whose result is" in text and "not a JSON object" in text
     )
@@ -113,12 +118,7 @@ def test_a_connection_that_never_becomes_ready_names_the_frames_it_got():
     def answer(frame):
         return ["[]"]  # never a real answer
 
-    with relay_server(answer) as url:
-        relay = client(url)
-        with pytest.raises(ServiceUnavailableError) as failed:
-            relay.connect(timeout=2.5)
-        relay.close()
-    text = str(failed.value)
+    text = refusal_to_connect(answer, timeout=2.5)
     assert "no answer to signalwire.connect within 1 s" in text
     assert "the server sent a frame that is an array, not a JSON object" in text
 
