@@ -19,6 +19,7 @@ class EntryState(str, enum.Enum):
     ACCEPTED = "accepted"  # the service accepted it (message id known)
     FAILED = "failed"  # the service refused it or was unavailable
     UNKNOWN = "unknown"  # the request left and no answer came back
+    WITHDRAWN = "withdrawn"  # claimed, then the run was stopped before the request left
 
 
 class Action(str, enum.Enum):

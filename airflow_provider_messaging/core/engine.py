@@ -13,7 +13,10 @@ What happens to a send, decided by the error's class and scope (each service's e
 - rate limited: every sender pauses for ``Retry-After`` and the rate drops, then the same request is
   tried again; a limit on one recipient (WhatsApp's pair limit) makes only that recipient wait;
   5xx before acceptance: backoff, then again;
-- sent but no answer (``OutcomeUnknownError``): recorded ``unknown`` and never resent automatically.
+- sent but no answer (``OutcomeUnknownError``): recorded ``unknown`` and never resent automatically;
+- told to stop (the task timed out or was killed, :func:`interrupt_sends`): no further request
+  leaves, the ones under way finish and are recorded, and sends claimed but not yet made are
+  ``withdrawn`` so that a retry makes them.
 
 No Airflow here: the Airflow face gives the engine ``prepare`` (row to validated send, or
 ``ValidationError``), the service's sender and the task run's ledger.
@@ -22,13 +25,15 @@ No Airflow here: the Airflow face gives the engine ``prepare`` (row to validated
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import gc
 import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -89,6 +94,38 @@ class Sender(Protocol[P]):
     async def send(self, item: PreparedSend[P]) -> SendResult: ...
 
 
+class SendInterrupted(MessagingError):
+    """The run was told to stop while sending (see :func:`interrupt_sends`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"Sending stopped: {reason}. The sends under way finished and were recorded; no further "
+            "request was made, so a retry of the task sends only to the recipients without the message"
+        )
+
+
+class _Withdrawn(Exception):
+    """A claimed send whose request never left, because the run was told to stop."""
+
+
+_running: set[tuple[SendEngine[Any], asyncio.AbstractEventLoop]] = set()
+_running_lock = threading.Lock()
+
+
+def interrupt_sends(reason: str) -> int:
+    """Tell every send running in this process to stop (thread-safe; also from a signal handler).
+
+    Requests under way finish and are recorded, nothing more is sent, and each run ends in
+    :class:`SendStopped` with :class:`SendInterrupted`. Returns how many runs were told.
+    """
+    with _running_lock:
+        running = list(_running)
+    for engine, loop in running:
+        with suppress(RuntimeError):  # that loop has just closed: its run is over
+            loop.call_soon_threadsafe(engine.interrupt, reason)
+    return len(running)
+
+
 class SendStopped(Exception):
     """An error that would hit every send stopped the batch; ``report`` says what had been done."""
 
@@ -99,17 +136,34 @@ class SendStopped(Exception):
 
 
 def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine from sync code, also when the caller already runs an event loop.
+    """Run a coroutine from sync code, on an event loop in a thread of its own.
+
+    The calling thread only waits, so that a signal lands there and not inside the event loop:
+    Airflow's ``execution_timeout`` raises ``AirflowTaskTimeout`` from a SIGALRM handler, which
+    inside a running loop uvloop swallows (the task ran on past its timeout and succeeded) and
+    asyncio's loop leaves hanging. Here the exception stops the sends (:func:`interrupt_sends`);
+    once what was under way is recorded it is raised, with what was done as a note and the
+    run's :class:`SendStopped` as its cause. This also serves callers that already run a loop.
 
     The loop is uvloop's where it is installed (measured: about a tenth less CPU per send than
     asyncio's own loop; README, Performance), asyncio's otherwise.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run(make())
+    context = contextvars.copy_context()  # the task's logging context, as in the caller
     with ThreadPoolExecutor(1, thread_name_prefix="messaging-send") as pool:
-        return pool.submit(lambda: _run(make())).result()
+        future = pool.submit(context.run, lambda: _run(make()))
+        try:
+            concurrent.futures.wait([future])
+        except BaseException as interruption:
+            interrupt_sends(f"{type(interruption).__name__} in the task ({interruption})")
+            try:
+                future.result()
+            except SendStopped as stopped:
+                interruption.add_note(f"What was sent before it: {stopped.report.summary()}")
+                raise interruption from stopped
+            except BaseException:
+                pass
+            raise
+        return future.result()
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -257,6 +311,8 @@ class SendEngine(Generic[P]):
         self.report = SendReport(results=[] if keep_results else None, errors=[] if keep_results else None)
         self._stop: MessagingError | None = None
         self._in_doubt: list[tuple[PreparedSend[P], str | None, float]] = []  # (send, ledger key, when)
+        self._between_requests: set[asyncio.Task[Any]] = set()  # sends waiting for a slot or a retry
+        self._withdrawing: set[asyncio.Task[Any]] = set()  # of those, the ones a stop cancelled
         inline = ledger is not None and ledger.writes_are_local
         # claims: a send waits for its claim, so a group is written at once unless a pacer holds
         # the sends back anyway (then a quarter of the time the workers' backlog covers); outcomes:
@@ -298,8 +354,24 @@ class SendEngine(Generic[P]):
     # -- the run -------------------------------------------------------------------------
 
     async def run(self, rows: Iterable[Row]) -> SendReport:
-        with _collector_spared():
-            return await self._run(rows)
+        entry = (self, asyncio.get_running_loop())
+        with _running_lock:
+            _running.add(entry)
+        try:
+            with _collector_spared():
+                return await self._run(rows)
+        finally:
+            with _running_lock:
+                _running.discard(entry)
+
+    def interrupt(self, reason: str) -> None:
+        """Stop: no new request leaves; the ones under way finish. Call on the engine's loop."""
+        if self._stop is None:
+            self.log.warning("Stopping the sends: %s", reason)
+            self._stop = SendInterrupted(reason)
+        for task in self._between_requests - self._withdrawing:
+            self._withdrawing.add(task)
+            task.cancel()
 
     async def _run(self, rows: Iterable[Row]) -> SendReport:
         started = time.monotonic()
@@ -319,7 +391,8 @@ class SendEngine(Generic[P]):
                 await queue.put(None)
             results = await asyncio.gather(*workers, return_exceptions=True)
             progress.cancel()
-            await self._reconcile()
+            if not isinstance(self._stop, SendInterrupted):
+                await self._reconcile()
             await self._claims.flush()
             await self._outcomes.flush()
             self.report.elapsed = time.monotonic() - started
@@ -392,11 +465,19 @@ class SendEngine(Generic[P]):
 
     async def _send(self, item: PreparedSend[P], key: str | None) -> None:
         started = time.time()
+        task = asyncio.current_task()
+        assert task is not None
 
         async def attempt() -> SendResult:
             await self.pacer.wait(item.recipient)
-            self.report.requests += 1
-            return await self.sender.send(item)
+            if self._stop is not None:
+                raise _Withdrawn
+            self._between_requests.discard(task)  # from here the request may leave: a stop waits
+            try:
+                self.report.requests += 1
+                return await self.sender.send(item)
+            finally:
+                self._between_requests.add(task)
 
         def wait(attempt_number: int, exc: TransientError) -> float:
             backoff = self.retry_policy.delay(attempt_number, exc.retry_after)
@@ -410,8 +491,20 @@ class SendEngine(Generic[P]):
             self.pacer.slow_down(exc.retry_after)  # every sender pauses; the next slot comes after it
             return 0.0
 
+        self._between_requests.add(task)
         try:
-            result = await acall_with_retries(attempt, self.retry_policy, f"send to {item.recipient}", wait)
+            try:
+                result = await acall_with_retries(
+                    attempt, self.retry_policy, f"send to {item.recipient}", wait
+                )
+            except asyncio.CancelledError:
+                if task not in self._withdrawing:
+                    raise
+                task.uncancel()  # our own stop, which withdraws this send; not a cancellation
+                raise _Withdrawn from None
+        except _Withdrawn:
+            self._record(key, EntryState.WITHDRAWN)
+            self.report.not_attempted += 1
         except OutcomeUnknownError as exc:
             self.log.warning("Outcome unknown for %s (row %d): %s", item.recipient, item.row, exc)
             self._record(key, EntryState.UNKNOWN, code=exc.code)
@@ -433,6 +526,9 @@ class SendEngine(Generic[P]):
             self.report.add_accepted(result)
             if self.report.results is not None:  # a small send: say each one
                 self.log.info("Sent to %s: %s (%s)", item.recipient, result.message_id, result.status)
+        finally:
+            self._between_requests.discard(task)
+            self._withdrawing.discard(task)
 
     async def _progress(self, started: float) -> None:
         while True:

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 from ..core.shards import Shard, shards
 from ..hooks.signalwire import SignalWireHook, checked_rest_api
 from ..hooks.whatsapp import WhatsAppHook
+from .stopping import StopsSendsOnKill
 
 __all__ = ["SignalWireBroadcastOperator", "WhatsAppTemplateBroadcastOperator", "shards"]
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ..whatsapp.sender import TemplateRows
 
 
-class _BroadcastOperator(BaseOperator):
+class _BroadcastOperator(StopsSendsOnKill, BaseOperator):
     """What both broadcast operators share; see the service classes for the parameters."""
 
     service = ""
@@ -185,6 +186,10 @@ class _BroadcastOperator(BaseOperator):
             self._publish(context, stopped.report)
             with fail_permanently_on_permanent_errors():
                 raise stopped.cause from None
+        except BaseException as exc:
+            if isinstance(exc.__cause__, SendStopped):  # the task timed out mid-send: say what was sent
+                self._publish(context, exc.__cause__.report)
+            raise
         finally:
             if budget is not None:
                 budget.close()

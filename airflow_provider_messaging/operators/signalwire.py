@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from ..hooks.signalwire import SignalWireHook, checked_rest_api
+from .stopping import StopsSendsOnKill
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SignalWireSendMessageOperator(BaseOperator):
+class SignalWireSendMessageOperator(StopsSendsOnKill, BaseOperator):
     """Send one SMS/MMS to one or several recipients and return the message ids.
 
     Everything is validated before the first request: every recipient (E.164), the sender, the

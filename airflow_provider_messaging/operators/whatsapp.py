@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from ..hooks.whatsapp import WhatsAppHook
+from .stopping import StopsSendsOnKill
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +27,7 @@ def default_correlation(context: Context | None) -> str | None:
     return f"airflow:{ti.dag_id}:{ti.run_id}:{ti.task_id}:{map_index}"[:512]
 
 
-class _WhatsAppSendBase(BaseOperator):
+class _WhatsAppSendBase(StopsSendsOnKill, BaseOperator):
     ui_color = "#dcf8c6"
 
     def __init__(

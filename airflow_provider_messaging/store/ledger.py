@@ -7,7 +7,8 @@ after the service answers, the outcome is recorded. A later try of the same task
 - ``pending`` (claimed, no outcome: the worker died mid-request) or ``unknown`` (the request left
   but no answer came back): skipped, because a resend could message the recipient twice, unless
   the operator asks for ``on_unknown="resend"``;
-- ``failed`` (the service refused or was unavailable): sent again.
+- ``failed`` (the service refused or was unavailable) or ``withdrawn`` (claimed, then the task
+  was stopped, by its timeout or a kill, before the request left): sent again.
 
 ``force_resend`` sends again what an earlier try sent. Within one try a key is never sent twice, so
 a recipient listed twice with the same content gets one message.
@@ -184,7 +185,7 @@ class SendLedger:
             )  # claimed in this try already (a repeated row), or by a later one
         if state == EntryState.ACCEPTED:
             return Decision(Action.SEND) if self.force_resend else Decision(Action.ALREADY_SENT, message_id)
-        if state == EntryState.FAILED:
+        if state in (EntryState.FAILED, EntryState.WITHDRAWN):
             return Decision(Action.SEND)
         # PENDING or UNKNOWN: the request may have reached the service
         if self.resend_unknown or self.force_resend:

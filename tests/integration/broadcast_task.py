@@ -1,4 +1,6 @@
-"""One try of a broadcast task in a process of its own, so a test can SIGKILL it mid-run.
+"""One try of a broadcast task in a process of its own, so a test can SIGKILL or SIGTERM it mid-run.
+
+SIGTERM calls the operator's ``on_kill``, as Airflow's task runner does in a task process.
 
 Usage: ``python -m tests.integration.broadcast_task TRY_NUMBER CSV_PATH RATE|none [TIMEOUT [INDEX/COUNT]]``
 (the last: one shard of a mapped broadcast, run as map index INDEX); the connection and the store
@@ -8,6 +10,7 @@ come from the environment, as on a worker. Prints the report as JSON.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from typing import Any
 
@@ -41,6 +44,7 @@ def main(
         progress_interval=1.0,
         shard=shard,
     )
+    signal.signal(signal.SIGTERM, lambda signum, frame: operator.on_kill())
     try:
         operator.execute({"ti": ti})  # type: ignore[typeddict-item]
     finally:

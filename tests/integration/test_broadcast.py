@@ -74,9 +74,10 @@ def run_broadcast_task(args):
     return json.loads(done.stdout.split("REPORT ", 1)[1])
 
 
-def kill_broadcast_task_after(sandbox, args, sent):
-    """Run ``tests.integration.broadcast_task`` with ``args`` in a process of its own and SIGKILL it
-    once the sandbox accepted ``sent`` messages (while it still sends); how many it accepted."""
+def kill_broadcast_task_after(sandbox, args, sent, how=signal.SIGKILL):
+    """Run ``tests.integration.broadcast_task`` with ``args`` in a process of its own and send it
+    ``how`` once the sandbox accepted ``sent`` messages (while it still sends); how many it
+    accepted, and what the process printed (its report, when it could still print one)."""
     worker = subprocess.Popen(
         [*BROADCAST_TASK, *args], cwd=REPO, env=dict(os.environ),
         stdout=subprocess.PIPE, text=True,
@@ -86,10 +87,12 @@ def kill_broadcast_task_after(sandbox, args, sent):
         while len(accepted(sandbox)) < sent and time.monotonic() < deadline:
             time.sleep(0.05)
         assert worker.poll() is None, "the first try finished before it could be killed"
+        worker.send_signal(how)
+        stdout, _ = worker.communicate(timeout=60)
     finally:
-        worker.send_signal(signal.SIGKILL)
+        worker.kill()
         worker.wait()
-    return len(accepted(sandbox))
+    return len(accepted(sandbox)), stdout
 
 
 def write_csv(path, rows, header="to,name,code"):
@@ -286,7 +289,7 @@ def test_a_dedupe_key_keeps_a_second_run_from_messaging_the_same_people(env):
 def test_a_killed_worker_and_its_retry_message_everyone_once(env, tmp_path):
     numbers = [f"+1555{n:07d}" for n in range(150)]
     csv_path = write_csv(tmp_path / "big.csv", [(n, f"u{i}", i) for i, n in enumerate(numbers)])
-    sent_before_retry = kill_broadcast_task_after(env, ["1", csv_path, "50"], 40)
+    sent_before_retry, _ = kill_broadcast_task_after(env, ["1", csv_path, "50"], 40)
     assert 40 <= sent_before_retry < 150
 
     report = run_broadcast_task(["2", csv_path, "none"])
@@ -297,3 +300,21 @@ def test_a_killed_worker_and_its_retry_message_everyone_once(env, tmp_path):
     # unknown = claimed by the killed try with no recorded answer (in flight, or answered but not yet written)
     assert report["already_sent"] + report["unknown"] >= sent_before_retry
     assert len(counts) == sent_before_retry + report["accepted"]  # the retry sent only to the rest
+
+
+def test_a_task_stopped_by_sigterm_leaves_no_doubt_and_its_retry_messages_the_rest(env, tmp_path):
+    """SIGTERM (Airflow's kill: the task marked failed or cleared while it runs) calls ``on_kill``:
+    what is under way finishes and is recorded, nothing more leaves, and the retry sends to
+    exactly the rest, with no outcome unknown (a SIGKILL leaves the claimed rows in doubt)."""
+    numbers = [f"+1555{n:07d}" for n in range(150)]
+    csv_path = write_csv(tmp_path / "big.csv", [(n, f"u{i}", i) for i, n in enumerate(numbers)])
+    sent_before_retry, stdout = kill_broadcast_task_after(env, ["1", csv_path, "50"], 40, signal.SIGTERM)
+    first = json.loads(stdout.split("REPORT ", 1)[1])
+    assert first["accepted"] == sent_before_retry < 150 and first["unknown"] == 0
+    assert first["not_attempted"] > 0  # claimed or queued when the stop came: left for the retry
+
+    report = run_broadcast_task(["2", csv_path, "none"])
+    counts = collections.Counter(m["to"] for m in accepted(env))
+    assert sorted(counts) == sorted(numbers) and max(counts.values()) == 1  # everyone, once
+    assert (report["already_sent"], report["accepted"], report["unknown"]) == (
+        sent_before_retry, 150 - sent_before_retry, 0)  # fmt: skip

@@ -80,7 +80,7 @@ def test_a_killed_shard_retried_elsewhere_sends_only_the_rest(env, tmp_path):  #
     numbers = [f"+1555{n:07d}" for n in range(400)]
     csv_path = write_csv(tmp_path / "big.csv", [(n, f"u{i}", i) for i, n in enumerate(numbers)])
     mine = [n for n in numbers if Shard(1, 4).owns(n)]
-    sent_before_retry = kill_broadcast_task_after(env, ["1", csv_path, "40", "30", "1/4"], 30)
+    sent_before_retry, _ = kill_broadcast_task_after(env, ["1", csv_path, "40", "30", "1/4"], 30)
     assert 30 <= sent_before_retry < len(mine)
 
     # the retry: same map index, another process (as on another worker), unpaced

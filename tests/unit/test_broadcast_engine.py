@@ -236,3 +236,90 @@ def test_a_run_leaves_the_cycle_collector_as_it_found_it(sleeps):
     run(engine(FakeService(), concurrency=4), NUMBERS[:5])
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+class SlowService(FakeService):
+    """Each request takes ``seconds``; ``on_request(n)`` is called as the n-th request leaves."""
+
+    def __init__(self, seconds=0.02, on_request=lambda n: None):
+        super().__init__()
+        self.seconds, self.on_request, self.finished = seconds, on_request, []
+
+    async def send(self, item):
+        self.on_request(len(self.requests) + 1)
+        result = await super().send(item)
+        await asyncio.sleep(self.seconds)
+        self.finished.append(item.recipient)
+        return result
+
+
+def test_an_interrupt_lets_the_requests_under_way_finish_and_withdraws_the_claimed_rest(ledger_store):
+    from airflow_provider_messaging.core.claims import EntryState
+    from airflow_provider_messaging.core.engine import SendInterrupted
+
+    eng = engine(FakeService(), ledger_store, concurrency=8, rate=50.0)  # claimed rows wait for slots
+    eng.sender = SlowService(on_request=lambda n: n == 10 and eng.interrupt("the task timed out"))
+    with pytest.raises(SendStopped) as stopped:
+        run(eng, NUMBERS)
+    assert isinstance(stopped.value.cause, SendInterrupted) and "the task timed out" in str(stopped.value)
+    report = stopped.value.report
+    first = eng.sender.requests
+    assert len(first) == 10 and sorted(eng.sender.finished) == sorted(first)  # none cut off mid-request
+    assert report.accepted == 10 and report.unknown == 0
+    assert report.accepted + report.not_attempted == report.rows
+    counts = eng.ledger.counts()
+    assert counts["accepted"] == 10 and counts.get(EntryState.WITHDRAWN.value, 0) > 0  # claimed, not sent
+    assert EntryState.PENDING.value not in counts and EntryState.UNKNOWN.value not in counts
+
+    retry = engine(FakeService(), ledger_store, try_number=2, concurrency=8)
+    report2 = run(retry, NUMBERS)
+    assert sorted(retry.sender.requests) == sorted(set(NUMBERS) - set(first))  # the rest, each once
+    assert (report2.accepted, report2.already_sent, report2.unknown) == (30, 10, 0)
+
+
+def test_an_interrupt_wakes_sends_waiting_out_a_rate_limit_pause(ledger_store):
+    """A send sleeping before its next try (here a 60 s Retry-After) is withdrawn at once."""
+    eng = engine(FakeService(), ledger_store, concurrency=2, retry_policy=RetryPolicy(max_attempts=3))
+    limited = RateLimitedError("429", retry_after=60, code="20429")
+
+    class LimitedService(SlowService):
+        async def send(self, item):
+            if not self.requests:
+                asyncio.get_running_loop().call_later(0.2, eng.interrupt, "the task was asked to stop")
+                self.requests.append(item.recipient)
+                raise limited
+            return await super().send(item)
+
+    eng.sender = LimitedService()
+    with pytest.raises(SendStopped) as stopped:
+        run(eng, NUMBERS[:2])
+    assert stopped.value.report.not_attempted >= 1 and stopped.value.report.unknown == 0
+    assert "withdrawn" in eng.ledger.counts()
+
+
+class Alarm(BaseException):
+    """Stands for AirflowTaskTimeout: raised by a SIGALRM handler in the main thread."""
+
+
+def test_a_signal_during_a_blocking_send_stops_the_sends_and_is_raised_with_what_was_sent(ledger_store):
+    import signal
+
+    from airflow_provider_messaging.core.engine import run_blocking
+
+    def alarm(signum, frame):
+        raise Alarm("execution_timeout")
+
+    eng = engine(FakeService(), ledger_store, concurrency=4, rate=50.0)
+    eng.sender = SlowService(on_request=lambda n: n == 5 and signal.setitimer(signal.ITIMER_REAL, 0.001))
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        with pytest.raises(Alarm) as raised:
+            run_blocking(lambda: eng.run(iter_rows(NUMBERS)))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert isinstance(raised.value.__cause__, SendStopped)  # the run stopped; it did not go on
+    assert any("What was sent before it:" in note for note in raised.value.__notes__)
+    sent = len(eng.sender.requests)
+    assert 5 <= sent < len(NUMBERS) and sorted(eng.sender.finished) == sorted(eng.sender.requests)
+    assert "pending" not in eng.ledger.counts() and eng.ledger.counts()["accepted"] == sent
