@@ -1,8 +1,10 @@
-"""A broadcast that outlives its ``execution_timeout`` in a real task process stops there, and its
-retries send only to the rest: every recipient gets the message exactly once.
+"""A broadcast stopped by Airflow mid-send, in a real task process: by its ``execution_timeout``
+(``AirflowTaskTimeout`` from a SIGALRM handler) or by being marked failed through the REST API
+(the supervisor sends SIGTERM, which calls ``on_kill``). Either way the sends under way finish and
+are recorded, nothing more leaves, and nobody is left in doubt: the retries of the timed-out
+broadcast message every recipient exactly once.
 
-The DAG runs through the LocalExecutor and Airflow's task supervisor, whose ``execution_timeout``
-raises ``AirflowTaskTimeout`` from a SIGALRM handler while the sends run.
+The DAGs run through the LocalExecutor and Airflow's task supervisor, as on a worker.
 """
 
 from __future__ import annotations
@@ -10,14 +12,25 @@ from __future__ import annotations
 import collections
 import json
 import pathlib
+import sqlite3
+import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate, run_in_own_group
+from tests.dag.airflow_processes import (
+    airflow_env,
+    api_server,
+    free_port,
+    migrate,
+    run_in_own_group,
+    stop_group,
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+PASSWORDS = {"admin": "stop-test-admin-pass-1"}
 
 pytestmark = pytest.mark.dag
 
@@ -31,12 +44,12 @@ def sandbox():
         yield server
 
 
-def test_a_broadcast_stopped_by_its_timeout_is_finished_by_its_retries_once_each(tmp_path, sandbox):
-    sys.path.insert(0, str(REPO / "tests" / "dags"))
-    try:
-        from timed_out_broadcast import RECIPIENTS
-    finally:
-        sys.path.pop(0)
+@pytest.fixture
+def airflow(tmp_path, sandbox):
+    """An Airflow home with the sandbox's connection and a store; yields (env, port) once migrated."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "passwords.json").write_text(json.dumps(PASSWORDS))
     c = sandbox.config
     conn = {
         "conn_type": "signalwire", "host": "sandbox", "login": c.signalwire_project,
@@ -44,14 +57,46 @@ def test_a_broadcast_stopped_by_its_timeout_is_finished_by_its_retries_once_each
     }  # fmt: skip
     port = free_port()
     env = airflow_env(
-        tmp_path / "home",
+        home,
         REPO / "tests" / "dags",
         AIRFLOW_CONN_SIGNALWIRE_DEFAULT=json.dumps(conn),
         AIRFLOW__MESSAGING__STORE_URL=f"sqlite:///{tmp_path / 'store.db'}",
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET="stop-test-jwt-secret-" + "0123456789abcdef" * 4,
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
     )
     migrate(env)
+    return env, port
+
+
+def sent_to(sandbox):
+    messages = httpx.get(f"{sandbox.url}/_sandbox/messages", params={"service": "signalwire"}).json()[
+        "messages"
+    ]
+    return collections.Counter(m["to"] for m in messages)
+
+
+def recipients_of(dag_file):
+    sys.path.insert(0, str(REPO / "tests" / "dags"))
+    try:
+        return __import__(dag_file).RECIPIENTS
+    finally:
+        sys.path.pop(0)
+
+
+def ledger_states(tmp_path):
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        return dict(db.execute("SELECT state, count(*) FROM messaging_send_ledger GROUP BY state").fetchall())
+
+
+def task_logs(env):
+    return sorted((pathlib.Path(env["AIRFLOW_HOME"]) / "logs").rglob("attempt=*.log"))
+
+
+def test_a_broadcast_stopped_by_its_timeout_is_finished_by_its_retries_once_each(tmp_path, sandbox, airflow):
+    env, port = airflow
     with api_server(env, port):
         stdout, stderr = run_in_own_group(
             [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/timed_out_broadcast.py"],
@@ -59,14 +104,52 @@ def test_a_broadcast_stopped_by_its_timeout_is_finished_by_its_retries_once_each
         )  # fmt: skip
     assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:]
 
-    sent = httpx.get(f"{sandbox.url}/_sandbox/messages", params={"service": "signalwire"}).json()["messages"]
-    per_recipient = collections.Counter(m["to"] for m in sent)
-    assert sorted(per_recipient) == sorted(RECIPIENTS)
+    per_recipient = sent_to(sandbox)
+    assert sorted(per_recipient) == sorted(recipients_of("timed_out_broadcast"))
     assert set(per_recipient.values()) == {1}  # nobody twice, nobody left out
+    assert ledger_states(tmp_path) == {"accepted": 30}
 
-    logs = sorted((tmp_path / "home" / "logs").rglob("attempt=*.log"))
+    logs = task_logs(env)
     assert len(logs) >= 2, "the first try was not stopped by its timeout"
     first = logs[0].read_text()
     assert "AirflowTaskTimeout" in first and "Stopping the sends" in first
     assert "What was sent before it:" in first  # the timeout's error says what was done
     assert "Broadcast done:" in first  # and the report was published before the task failed
+
+
+def test_a_broadcast_marked_failed_while_it_sends_stops_and_leaves_nobody_in_doubt(
+    tmp_path, sandbox, airflow
+):
+    env, port = airflow
+    with api_server(env, port) as url:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/stopped_broadcast.py"],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while sum(sent_to(sandbox).values()) < 10 and run.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert run.poll() is None and sum(sent_to(sandbox).values()) >= 10, "the broadcast did not start"
+            token = httpx.post(
+                f"{url}/auth/token", json={"username": "admin", "password": PASSWORDS["admin"]}
+            )
+            api = httpx.Client(base_url=f"{url}/api/v2/dags/stopped_broadcast", timeout=30,
+                               headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
+            run_id = api.get("/dagRuns").json()["dag_runs"][0]["dag_run_id"]
+            marked = api.patch(f"/dagRuns/{run_id}/taskInstances/broadcast", json={"new_state": "failed"})
+            assert marked.status_code == 200, marked.text
+            stdout, stderr = run.communicate(timeout=180)
+        finally:
+            stop_group(run)
+    assert "STATE failed" in stdout, stdout[-3000:] + stderr[-3000:]
+
+    sent = sent_to(sandbox)
+    assert 10 <= sum(sent.values()) < len(recipients_of("stopped_broadcast")) and set(sent.values()) == {1}
+    states = ledger_states(tmp_path)
+    assert states["accepted"] == sum(sent.values())  # every request that left is recorded
+    assert set(states) <= {"accepted", "withdrawn"}  # none pending or unknown: a retry sends the rest
+    (log,) = task_logs(env)
+    text = log.read_text()
+    assert "Stopping the sends: the task was asked to stop (SIGTERM)" in text
+    assert "Broadcast done:" in text
