@@ -149,3 +149,22 @@ async def test_sends_from_a_shared_budget_wake_together_once_per_tick(monkeypatc
         await pacer.wait()
     assert len(set(woke)) == 3  # three ticks of 20 ms, not sixty wake-ups
     assert all(round(t / pacing.TICK, 6).is_integer() for t in woke)
+
+
+def test_a_fast_list_longer_than_the_recipient_memory_does_not_rebuild_it_on_every_send(monkeypatch):
+    """Unpaced, 30,000 recipients inside one 6 s interval: the passed ones are looked for when the
+    memory has doubled, not on each of the 20,000 sends past 10,000 (each such pass walks it all)."""
+    clock = Clock()
+    pacer = Pacer(None, recipient_interval=6.0, clock=clock)
+    passes = []
+    forget = pacer._forget_passed
+    monkeypatch.setattr(pacer, "_forget_passed", lambda now: (passes.append(now), forget(now)))
+    for n in range(30_000):
+        clock.now += 0.0001  # 3 s in all: nobody's spacing has passed
+        assert pacer.reserve(f"+1555{n:07d}") == 0.0
+    assert len(passes) <= 2
+    assert pacer.reserve("+15550000001") == pytest.approx(3.0, abs=0.01)  # sent 3 s ago: still spaced
+    clock.now += 10
+    pacer.reserve("+15559999999")
+    pacer._forget_passed(clock.now)
+    assert len(pacer._last_to) == 1  # once their spacing has passed they are forgotten
