@@ -25,7 +25,7 @@ class SendReport:
     unknown: int = 0
     reconciled: int = 0  # outcomes first unknown, then found at the service (counted in accepted)
     retryable_failed: int = 0
-    not_attempted: int = 0  # rows left when an error that hits every send stopped the batch
+    not_attempted: int = 0  # rows left unsent by a stop: an error that hits every send, a timeout, a kill
     failed_by_code: Counter[str] = field(default_factory=Counter)
     invalid_rows: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
