@@ -127,7 +127,8 @@ def interrupt_sends(reason: str) -> int:
 
 
 class SendStopped(Exception):
-    """An error that would hit every send stopped the batch; ``report`` says what had been done."""
+    """The batch stopped (an error that would hit every send, or :func:`interrupt_sends`); ``report``
+    says what had been done."""
 
     def __init__(self, cause: MessagingError, report: SendReport) -> None:
         super().__init__(str(cause))
