@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
+DAG_TEST = [sys.executable, "-m", "tests.dag.run_with_local_executor"]  # + a DAG file [+ run conf]
 
 
 def free_port() -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import pytest
 
 from tests.dag.airflow_processes import (
+    DAG_TEST,
     airflow_env,
     airflow_process,
     api_server,
@@ -47,8 +47,7 @@ def test_a_real_triggerer_passes_the_relay_gate_from_the_message_logs(tmp_path):
         migrate(env)
         with api_server(env, port), airflow_process(env, "triggerer"):
             stdout, stderr = run_in_own_group(
-                [sys.executable, "-m", "tests.dag.run_with_local_executor",
-                 "example_dags/signalwire_relay_delivery_gate.py", json.dumps({"to": "+15550001006"})],
+                [*DAG_TEST, "example_dags/signalwire_relay_delivery_gate.py", json.dumps({"to": "+15550001006"})],
                 env, REPO, timeout=300,
             )  # fmt: skip
         (sent,) = httpx.get(f"{sandbox.url}/_sandbox/messages").json()["messages"]

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 
 import pytest
 
-from tests.dag.airflow_processes import airflow_env, api_server, free_port, migrate, run_in_own_group
+from tests.dag.airflow_processes import (
+    DAG_TEST,
+    airflow_env,
+    api_server,
+    free_port,
+    migrate,
+    run_in_own_group,
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "PT-token-that-must-not-leak-31337"
@@ -61,7 +67,7 @@ def test_token_and_signing_key_are_masked_in_task_logs(tmp_path, sandbox):
     migrate(env)
     with api_server(env, port):
         stdout, stderr = run_in_own_group(
-            [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/secrets_probe.py"],
+            [*DAG_TEST, "tests/dags/secrets_probe.py"],
             env, REPO, timeout=300,
         )  # fmt: skip
     assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:]

@@ -14,13 +14,13 @@ import json
 import pathlib
 import sqlite3
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from tests.dag.airflow_processes import (
+    DAG_TEST,
     airflow_env,
     api_server,
     free_port,
@@ -28,6 +28,7 @@ from tests.dag.airflow_processes import (
     run_in_own_group,
     stop_group,
 )
+from tests.dags import stopped_broadcast, timed_out_broadcast
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PASSWORDS = {"admin": "stop-test-admin-pass-1"}
@@ -78,14 +79,6 @@ def sent_to(sandbox):
     return collections.Counter(m["to"] for m in messages)
 
 
-def recipients_of(dag_file):
-    sys.path.insert(0, str(REPO / "tests" / "dags"))
-    try:
-        return __import__(dag_file).RECIPIENTS
-    finally:
-        sys.path.pop(0)
-
-
 def ledger_states(tmp_path):
     with sqlite3.connect(tmp_path / "store.db") as db:
         return dict(db.execute("SELECT state, count(*) FROM messaging_send_ledger GROUP BY state").fetchall())
@@ -99,13 +92,13 @@ def test_a_broadcast_stopped_by_its_timeout_is_finished_by_its_retries_once_each
     env, port = airflow
     with api_server(env, port):
         stdout, stderr = run_in_own_group(
-            [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/timed_out_broadcast.py"],
+            [*DAG_TEST, "tests/dags/timed_out_broadcast.py"],
             env, REPO, timeout=600,
         )  # fmt: skip
     assert "STATE success" in stdout, stdout[-3000:] + stderr[-3000:]
 
     per_recipient = sent_to(sandbox)
-    assert sorted(per_recipient) == sorted(recipients_of("timed_out_broadcast"))
+    assert sorted(per_recipient) == sorted(timed_out_broadcast.RECIPIENTS)
     assert set(per_recipient.values()) == {1}  # nobody twice, nobody left out
     assert ledger_states(tmp_path) == {"accepted": 30}
 
@@ -123,7 +116,7 @@ def test_a_broadcast_marked_failed_while_it_sends_stops_and_leaves_nobody_in_dou
     env, port = airflow
     with api_server(env, port) as url:
         run = subprocess.Popen(
-            [sys.executable, "-m", "tests.dag.run_with_local_executor", "tests/dags/stopped_broadcast.py"],
+            [*DAG_TEST, "tests/dags/stopped_broadcast.py"],
             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
         try:
@@ -145,7 +138,7 @@ def test_a_broadcast_marked_failed_while_it_sends_stops_and_leaves_nobody_in_dou
     assert "STATE failed" in stdout, stdout[-3000:] + stderr[-3000:]
 
     sent = sent_to(sandbox)
-    assert 10 <= sum(sent.values()) < len(recipients_of("stopped_broadcast")) and set(sent.values()) == {1}
+    assert 10 <= sum(sent.values()) < len(stopped_broadcast.RECIPIENTS) and set(sent.values()) == {1}
     states = ledger_states(tmp_path)
     assert states["accepted"] == sum(sent.values())  # every request that left is recorded
     assert set(states) <= {"accepted", "withdrawn"}  # none pending or unknown: a retry sends the rest
